@@ -1,0 +1,783 @@
+//! [`MetricStore`]: the write-ahead log, the in-memory head, and SQLite.
+//!
+//! SQLite holds the catalog (`series`), the checkpointed buckets (`buckets`) and
+//! `meta.applied_wal`, the last log file whose frames are all in `buckets`. The
+//! tables are documented in `docs/formats/metric-store.md`.
+
+use crate::agg::Aggregate;
+use crate::error::{Error, Result};
+use crate::wal::{self, SyncMode, Wal};
+use mw_model::{Datum, DatumValue, Dimension, MetricKey, Unit};
+use parking_lot::{Mutex, RwLock};
+use rusqlite::{params, Connection, OptionalExtension};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+/// Settings of an embedded store.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Directory for `metrics.db` and `wal/`.
+    pub dir: PathBuf,
+    pub sync: SyncMode,
+    /// Most series the store accepts (a bound on cardinality).
+    pub max_series: usize,
+}
+
+impl StoreConfig {
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        StoreConfig {
+            dir: dir.into(),
+            sync: SyncMode::Always,
+            max_series: 1_000_000,
+        }
+    }
+}
+
+/// One series of the catalog.
+#[derive(Debug)]
+pub struct SeriesInfo {
+    pub id: u32,
+    pub key: MetricKey,
+    pub unit: Unit,
+    /// Latest data timestamp seen (epoch ms).
+    pub last_timestamp_ms: AtomicI64,
+    /// When data last arrived (epoch ms, server clock).
+    pub last_ingest_ms: AtomicI64,
+}
+
+/// What the API needs from a metric store; implemented by [`MetricStore`].
+pub trait MetricBackend: Send + Sync {
+    /// Stores a validated batch atomically: all of it or nothing.
+    fn put(&self, data: &[Datum]) -> Result<()>;
+    /// Every series of the catalog.
+    fn series(&self) -> Vec<Arc<SeriesInfo>>;
+    /// The series of one metric, in every unit (or only `unit`).
+    fn find(&self, key: &MetricKey, unit: Option<Unit>) -> Vec<Arc<SeriesInfo>>;
+    /// Stored buckets of `ids` with `start <= ts < end` (epoch seconds): the 1 s
+    /// buckets when `fine`, otherwise those of 60 s and coarser.
+    fn read(&self, ids: &[u32], fine: bool, start: i64, end: i64)
+        -> Result<Vec<(i64, u32, Aggregate)>>;
+}
+
+#[derive(Default)]
+struct SeriesHead {
+    fine: BTreeMap<i64, Aggregate>,
+    minute: BTreeMap<i64, Aggregate>,
+}
+
+#[derive(Default)]
+struct Head {
+    series: HashMap<u32, SeriesHead>,
+}
+
+impl Head {
+    fn apply(&mut self, id: u32, d: &DatumValue, ts_ms: i64, resolution: u32) {
+        let s = self.series.entry(id).or_default();
+        let sec = ts_ms.div_euclid(1000);
+        if resolution == 1 {
+            s.fine.entry(sec).or_default().add_datum(d);
+        }
+        s.minute.entry(sec - sec.rem_euclid(60)).or_default().add_datum(d);
+    }
+
+    fn merge(&mut self, other: &Head) {
+        for (id, sh) in &other.series {
+            let mine = self.series.entry(*id).or_default();
+            for (ts, a) in &sh.fine {
+                mine.fine.entry(*ts).or_default().merge(a);
+            }
+            for (ts, a) in &sh.minute {
+                mine.minute.entry(*ts).or_default().merge(a);
+            }
+        }
+    }
+
+    fn collect(&self, id: u32, fine: bool, start: i64, end: i64, out: &mut Vec<(i64, u32, Aggregate)>) {
+        if let Some(s) = self.series.get(&id) {
+            let (map, res) = if fine { (&s.fine, 1) } else { (&s.minute, 60) };
+            for (ts, a) in map.range(start..end) {
+                out.push((*ts, res, a.clone()));
+            }
+        }
+    }
+}
+
+struct Catalog {
+    ids: HashMap<(MetricKey, Unit), u32>,
+    series: Vec<Arc<SeriesInfo>>,
+}
+
+/// The embedded metric store. See the crate docs for the data flow.
+pub struct MetricStore {
+    cfg: StoreConfig,
+    catalog: RwLock<Catalog>,
+    /// Writers hold it shared across log append + head update; a checkpoint
+    /// holds it exclusively to rotate the log and swap the head.
+    gate: RwLock<()>,
+    wal: Wal,
+    head: Mutex<Head>,
+    frozen: RwLock<Option<Arc<Head>>>,
+    unsaved: Mutex<Vec<u32>>,
+    writer: Mutex<Connection>,
+    reader: Mutex<Connection>,
+    checkpointing: Mutex<()>,
+}
+
+const SCHEMA: &str = "
+PRAGMA journal_mode=WAL;
+PRAGMA synchronous=FULL;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS series (
+    id INTEGER PRIMARY KEY,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    dimensions TEXT NOT NULL,
+    unit INTEGER NOT NULL,
+    last_timestamp_ms INTEGER NOT NULL,
+    last_ingest_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS buckets (
+    series INTEGER NOT NULL,
+    res INTEGER NOT NULL,
+    ts INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (series, res, ts)
+) WITHOUT ROWID;
+";
+
+/// Dimensions as stored in the catalog: `name=value` pairs, each escaped, joined by `\n`.
+fn encode_dims(dims: &[Dimension]) -> String {
+    let mut out = String::new();
+    for (i, d) in dims.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(&escape(&d.name));
+        out.push('=');
+        out.push_str(&escape(&d.value));
+    }
+    out
+}
+
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('=', "\\e").replace('\n', "\\n")
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut it = s.chars();
+    while let Some(c) = it.next() {
+        if c == '\\' {
+            match it.next() {
+                Some('e') => out.push('='),
+                Some('n') => out.push('\n'),
+                Some(o) => out.push(o),
+                None => {}
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn decode_dims(s: &str) -> Vec<Dimension> {
+    if s.is_empty() {
+        return Vec::new();
+    }
+    s.split('\n')
+        .filter_map(|pair| {
+            let (n, v) = pair.split_once('=')?;
+            Some(Dimension {
+                name: unescape(n),
+                value: unescape(v),
+            })
+        })
+        .collect()
+}
+
+// ---- write-ahead log payload: one batch ----
+
+fn put_str(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(&(s.len() as u16).to_le_bytes());
+    out.extend_from_slice(s.as_bytes());
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn bytes(&mut self, n: usize) -> Result<&'a [u8]> {
+        if self.0.len() < n {
+            return Err(Error::Internal("truncated write-ahead log record".into()));
+        }
+        let (h, t) = self.0.split_at(n);
+        self.0 = t;
+        Ok(h)
+    }
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.bytes(1)?[0])
+    }
+    fn u16(&mut self) -> Result<u16> {
+        Ok(u16::from_le_bytes(self.bytes(2)?.try_into().expect("2 bytes")))
+    }
+    fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.bytes(4)?.try_into().expect("4 bytes")))
+    }
+    fn i64(&mut self) -> Result<i64> {
+        Ok(i64::from_le_bytes(self.bytes(8)?.try_into().expect("8 bytes")))
+    }
+    fn f64(&mut self) -> Result<f64> {
+        Ok(f64::from_le_bytes(self.bytes(8)?.try_into().expect("8 bytes")))
+    }
+    fn str(&mut self) -> Result<String> {
+        let n = self.u16()? as usize;
+        String::from_utf8(self.bytes(n)?.to_vec())
+            .map_err(|_| Error::Internal("bad utf-8 in write-ahead log record".into()))
+    }
+}
+
+struct LoggedSeries {
+    id: u32,
+    key: MetricKey,
+    unit: Unit,
+}
+
+fn encode_batch(new: &[Arc<SeriesInfo>], data: &[Datum], ids: &[u32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + data.len() * 32);
+    out.push(1u8);
+    out.extend_from_slice(&(new.len() as u32).to_le_bytes());
+    for s in new {
+        out.extend_from_slice(&s.id.to_le_bytes());
+        out.push(s.unit.code());
+        put_str(&mut out, &s.key.namespace);
+        put_str(&mut out, &s.key.name);
+        out.extend_from_slice(&(s.key.dimensions().len() as u16).to_le_bytes());
+        for d in s.key.dimensions() {
+            put_str(&mut out, &d.name);
+            put_str(&mut out, &d.value);
+        }
+    }
+    out.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    for (d, id) in data.iter().zip(ids) {
+        out.extend_from_slice(&id.to_le_bytes());
+        out.extend_from_slice(&d.timestamp_ms.to_le_bytes());
+        out.push(d.resolution as u8);
+        match &d.value {
+            DatumValue::Single(v) => {
+                out.push(0);
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+            DatumValue::Values(vs) => {
+                out.push(1);
+                out.extend_from_slice(&(vs.len() as u16).to_le_bytes());
+                for (v, c) in vs {
+                    out.extend_from_slice(&v.to_le_bytes());
+                    out.extend_from_slice(&c.to_le_bytes());
+                }
+            }
+            DatumValue::Stats {
+                count,
+                sum,
+                min,
+                max,
+            } => {
+                out.push(2);
+                for v in [count, sum, min, max] {
+                    out.extend_from_slice(&v.to_le_bytes());
+                }
+            }
+        }
+    }
+    out
+}
+
+type Decoded = (Vec<LoggedSeries>, Vec<(u32, i64, u32, DatumValue)>);
+
+fn decode_batch(buf: &[u8]) -> Result<Decoded> {
+    let mut r = Reader(buf);
+    if r.u8()? != 1 {
+        return Err(Error::Internal("unknown write-ahead log record version".into()));
+    }
+    let n = r.u32()? as usize;
+    let mut series = Vec::with_capacity(n.min(4096));
+    for _ in 0..n {
+        let id = r.u32()?;
+        let unit = Unit::from_code(r.u8()?)
+            .ok_or_else(|| Error::Internal("bad unit in write-ahead log record".into()))?;
+        let namespace = r.str()?;
+        let name = r.str()?;
+        let nd = r.u16()? as usize;
+        let mut dims = Vec::with_capacity(nd.min(64));
+        for _ in 0..nd {
+            dims.push(Dimension {
+                name: r.str()?,
+                value: r.str()?,
+            });
+        }
+        series.push(LoggedSeries {
+            id,
+            key: MetricKey::from_parts(namespace, name, dims),
+            unit,
+        });
+    }
+    let n = r.u32()? as usize;
+    let mut data = Vec::with_capacity(n.min(100_000));
+    for _ in 0..n {
+        let id = r.u32()?;
+        let ts = r.i64()?;
+        let res = u32::from(r.u8()?);
+        let value = match r.u8()? {
+            0 => DatumValue::Single(r.f64()?),
+            1 => {
+                let k = r.u16()? as usize;
+                let mut vs = Vec::with_capacity(k);
+                for _ in 0..k {
+                    vs.push((r.f64()?, r.f64()?));
+                }
+                DatumValue::Values(vs)
+            }
+            2 => DatumValue::Stats {
+                count: r.f64()?,
+                sum: r.f64()?,
+                min: r.f64()?,
+                max: r.f64()?,
+            },
+            _ => return Err(Error::Internal("bad datum kind in write-ahead log record".into())),
+        };
+        data.push((id, ts, res, value));
+    }
+    Ok((series, data))
+}
+
+impl MetricStore {
+    /// Opens (or creates) the store in `cfg.dir`, replaying the write-ahead log.
+    pub fn open(cfg: StoreConfig) -> Result<MetricStore> {
+        std::fs::create_dir_all(&cfg.dir)?;
+        let db_path = cfg.dir.join("metrics.db");
+        let writer = Connection::open(&db_path)?;
+        writer.execute_batch(SCHEMA)?;
+        let reader = Connection::open(&db_path)?;
+        reader.execute_batch("PRAGMA query_only=ON;")?;
+
+        let mut catalog = Catalog {
+            ids: HashMap::new(),
+            series: Vec::new(),
+        };
+        {
+            let mut stmt = writer.prepare(
+                "SELECT id, namespace, name, dimensions, unit, last_timestamp_ms, last_ingest_ms FROM series ORDER BY id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, u32>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, u8>(4)?,
+                    r.get::<_, i64>(5)?,
+                    r.get::<_, i64>(6)?,
+                ))
+            })?;
+            for row in rows {
+                let (id, ns, name, dims, unit, last_ts, last_ing) = row?;
+                let unit = Unit::from_code(unit)
+                    .ok_or_else(|| Error::Internal(format!("bad unit code {unit} in catalog")))?;
+                let key = MetricKey::from_parts(ns, name, decode_dims(&dims));
+                insert_series(&mut catalog, id, key, unit, last_ts, last_ing);
+            }
+        }
+        let applied: u64 = writer
+            .query_row("SELECT value FROM meta WHERE key='applied_wal'", [], |r| r.get::<_, i64>(0))
+            .optional()?
+            .unwrap_or(0) as u64;
+
+        let wal_dir = cfg.dir.join("wal");
+        std::fs::create_dir_all(&wal_dir)?;
+        let mut head = Head::default();
+        let mut unsaved = Vec::new();
+        let files = wal::list(&wal_dir)?;
+        let mut replayed = 0usize;
+        for seq in files.iter().copied().filter(|s| *s > applied) {
+            wal::replay(&wal_dir, seq, |payload| {
+                let (series, data) = decode_batch(payload)?;
+                for s in series {
+                    if !catalog.ids.contains_key(&(s.key.clone(), s.unit)) {
+                        insert_series(&mut catalog, s.id, s.key, s.unit, i64::MIN, 0);
+                        unsaved.push(s.id);
+                    }
+                }
+                for (id, ts, res, value) in data {
+                    if let Some(info) = catalog.series.get(id as usize) {
+                        info.last_timestamp_ms.fetch_max(ts, Ordering::Relaxed);
+                    }
+                    head.apply(id, &value, ts, res);
+                    replayed += 1;
+                }
+                Ok(())
+            })?;
+        }
+        let next = files.last().copied().unwrap_or(0).max(applied) + 1;
+        let wal = Wal::create(&wal_dir, next, cfg.sync)?;
+        if replayed > 0 {
+            tracing::info!(datapoints = replayed, "replayed write-ahead log");
+        }
+        let store = MetricStore {
+            cfg,
+            catalog: RwLock::new(catalog),
+            gate: RwLock::new(()),
+            wal,
+            head: Mutex::new(head),
+            frozen: RwLock::new(None),
+            unsaved: Mutex::new(unsaved),
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
+            checkpointing: Mutex::new(()),
+        };
+        store.checkpoint()?;
+        Ok(store)
+    }
+
+    /// Looks up or creates the series of each datum; creates none if the batch
+    /// would pass the cardinality bound.
+    fn resolve(&self, data: &[Datum]) -> Result<(Vec<u32>, Vec<Arc<SeriesInfo>>)> {
+        let mut ids = Vec::with_capacity(data.len());
+        let mut missing = false;
+        {
+            let cat = self.catalog.read();
+            for d in data {
+                match cat.ids.get(&(d.key.clone(), d.unit)) {
+                    Some(id) => ids.push(*id),
+                    None => {
+                        missing = true;
+                        break;
+                    }
+                }
+            }
+        }
+        if !missing {
+            return Ok((ids, Vec::new()));
+        }
+        let mut cat = self.catalog.write();
+        let mut fresh: HashMap<(MetricKey, Unit), ()> = HashMap::new();
+        for d in data {
+            let k = (d.key.clone(), d.unit);
+            if !cat.ids.contains_key(&k) {
+                fresh.insert(k, ());
+            }
+        }
+        if cat.series.len() + fresh.len() > self.cfg.max_series {
+            return Err(Error::LimitExceeded(format!(
+                "the store holds at most {} series",
+                self.cfg.max_series
+            )));
+        }
+        ids.clear();
+        let mut new = Vec::new();
+        for d in data {
+            let k = (d.key.clone(), d.unit);
+            let id = match cat.ids.get(&k) {
+                Some(id) => *id,
+                None => {
+                    let id = cat.series.len() as u32;
+                    insert_series(&mut cat, id, d.key.clone(), d.unit, i64::MIN, 0);
+                    new.push(cat.series[id as usize].clone());
+                    id
+                }
+            };
+            ids.push(id);
+        }
+        Ok((ids, new))
+    }
+
+    /// Moves the head into SQLite and deletes the log files it covered.
+    pub fn checkpoint(&self) -> Result<()> {
+        let _one = self.checkpointing.lock();
+        let (old_seq, frozen, new_ids) = {
+            let _g = self.gate.write();
+            let old = self.wal.rotate()?;
+            let head = std::mem::take(&mut *self.head.lock());
+            let frozen = Arc::new(head);
+            *self.frozen.write() = Some(frozen.clone());
+            (old, frozen, std::mem::take(&mut *self.unsaved.lock()))
+        };
+        match self.write_checkpoint(old_seq, &frozen, &new_ids) {
+            Ok(()) => {
+                self.wal.remove_upto(old_seq)?;
+                Ok(())
+            }
+            Err(e) => {
+                // Keep everything in memory; the log files still hold it too.
+                let _g = self.gate.write();
+                self.head.lock().merge(&frozen);
+                *self.frozen.write() = None;
+                self.unsaved.lock().extend(new_ids);
+                Err(e)
+            }
+        }
+    }
+
+    fn write_checkpoint(&self, old_seq: u64, frozen: &Head, new_ids: &[u32]) -> Result<()> {
+        let mut conn = self.writer.lock();
+        let tx = conn.transaction()?;
+        let series: Vec<Arc<SeriesInfo>> = {
+            let cat = self.catalog.read();
+            new_ids
+                .iter()
+                .filter_map(|id| cat.series.get(*id as usize).cloned())
+                .collect()
+        };
+        {
+            let mut ins = tx.prepare_cached(
+                "INSERT OR IGNORE INTO series (id, namespace, name, dimensions, unit, last_timestamp_ms, last_ingest_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for s in &series {
+                ins.execute(params![
+                    s.id,
+                    s.key.namespace,
+                    s.key.name,
+                    encode_dims(s.key.dimensions()),
+                    s.unit.code(),
+                    s.last_timestamp_ms.load(Ordering::Relaxed),
+                    s.last_ingest_ms.load(Ordering::Relaxed),
+                ])?;
+            }
+            let mut upd = tx.prepare_cached(
+                "UPDATE series SET last_timestamp_ms = max(last_timestamp_ms, ?2), last_ingest_ms = max(last_ingest_ms, ?3) WHERE id = ?1",
+            )?;
+            let mut get = tx.prepare_cached("SELECT data FROM buckets WHERE series=?1 AND res=?2 AND ts=?3")?;
+            let mut put = tx.prepare_cached("INSERT OR REPLACE INTO buckets (series, res, ts, data) VALUES (?1, ?2, ?3, ?4)")?;
+            let cat = self.catalog.read();
+            let mut buf = Vec::new();
+            for (id, sh) in &frozen.series {
+                if let Some(s) = cat.series.get(*id as usize) {
+                    upd.execute(params![
+                        id,
+                        s.last_timestamp_ms.load(Ordering::Relaxed),
+                        s.last_ingest_ms.load(Ordering::Relaxed)
+                    ])?;
+                }
+                for (res, map) in [(1u32, &sh.fine), (60u32, &sh.minute)] {
+                    for (ts, agg) in map {
+                        let existing: Option<Vec<u8>> = get
+                            .query_row(params![id, res, ts], |r| r.get(0))
+                            .optional()?;
+                        buf.clear();
+                        match existing.as_deref().and_then(Aggregate::decode) {
+                            Some(mut old) => {
+                                old.merge(agg);
+                                old.encode(&mut buf);
+                            }
+                            None => agg.encode(&mut buf),
+                        }
+                        put.execute(params![id, res, ts, buf])?;
+                    }
+                }
+            }
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('applied_wal', ?1)",
+            params![old_seq as i64],
+        )?;
+        let mut fr = self.frozen.write();
+        tx.commit()?;
+        *fr = None;
+        Ok(())
+    }
+
+    /// Rolls up and expires buckets by CloudWatch's retention rules at `now_ms`.
+    pub fn maintain(&self, now_ms: i64) -> Result<()> {
+        let now = now_ms.div_euclid(1000);
+        let mut conn = self.writer.lock();
+        let tx = conn.transaction()?;
+        tx.execute("DELETE FROM buckets WHERE res = 1 AND ts < ?1", params![now - 3 * 3600])?;
+        roll_up(&tx, 60, 300, now - 15 * 86400)?;
+        roll_up(&tx, 300, 3600, now - 63 * 86400)?;
+        tx.execute("DELETE FROM buckets WHERE res = 3600 AND ts < ?1", params![now - 455 * 86400])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Flushes everything for shutdown.
+    pub fn close(&self) -> Result<()> {
+        self.wal.sync()?;
+        self.checkpoint()
+    }
+
+    /// Datapoints' worth of buckets waiting in the head (for checkpoint pacing).
+    pub fn head_series(&self) -> usize {
+        self.head.lock().series.len()
+    }
+}
+
+fn roll_up(tx: &rusqlite::Transaction<'_>, from: i64, to: i64, before: i64) -> Result<()> {
+    let mut rolled: BTreeMap<(i64, i64), Aggregate> = BTreeMap::new();
+    {
+        let mut stmt = tx.prepare("SELECT series, ts, data FROM buckets WHERE res = ?1 AND ts < ?2")?;
+        let rows = stmt.query_map(params![from, before], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?))
+        })?;
+        for row in rows {
+            let (series, ts, data) = row?;
+            if let Some(a) = Aggregate::decode(&data) {
+                rolled
+                    .entry((series, ts - ts.rem_euclid(to)))
+                    .or_default()
+                    .merge(&a);
+            }
+        }
+    }
+    if rolled.is_empty() {
+        return Ok(());
+    }
+    let mut get = tx.prepare("SELECT data FROM buckets WHERE series=?1 AND res=?2 AND ts=?3")?;
+    let mut put = tx.prepare("INSERT OR REPLACE INTO buckets (series, res, ts, data) VALUES (?1, ?2, ?3, ?4)")?;
+    let mut buf = Vec::new();
+    for ((series, ts), mut agg) in rolled {
+        let existing: Option<Vec<u8>> = get.query_row(params![series, to, ts], |r| r.get(0)).optional()?;
+        if let Some(old) = existing.as_deref().and_then(Aggregate::decode) {
+            agg.merge(&old);
+        }
+        buf.clear();
+        agg.encode(&mut buf);
+        put.execute(params![series, to, ts, buf])?;
+    }
+    tx.execute("DELETE FROM buckets WHERE res = ?1 AND ts < ?2", params![from, before])?;
+    Ok(())
+}
+
+fn insert_series(cat: &mut Catalog, id: u32, key: MetricKey, unit: Unit, last_ts: i64, last_ingest: i64) {
+    let info = Arc::new(SeriesInfo {
+        id,
+        key: key.clone(),
+        unit,
+        last_timestamp_ms: AtomicI64::new(last_ts),
+        last_ingest_ms: AtomicI64::new(last_ingest),
+    });
+    let idx = id as usize;
+    if cat.series.len() <= idx {
+        // Ids are dense; fill any gap with placeholders that never match.
+        while cat.series.len() < idx {
+            let gap = cat.series.len() as u32;
+            cat.series.push(Arc::new(SeriesInfo {
+                id: gap,
+                key: MetricKey::from_parts(String::new(), String::new(), Vec::new()),
+                unit: Unit::None,
+                last_timestamp_ms: AtomicI64::new(i64::MIN),
+                last_ingest_ms: AtomicI64::new(0),
+            }));
+        }
+        cat.series.push(info);
+    } else {
+        cat.series[idx] = info;
+    }
+    cat.ids.insert((key, unit), id);
+}
+
+impl MetricBackend for MetricStore {
+    fn put(&self, data: &[Datum]) -> Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        let (ids, new) = self.resolve(data)?;
+        let record = encode_batch(&new, data, &ids);
+        let now = mw_model::time::now_ms();
+        let _g = self.gate.read();
+        self.wal.append(&record)?;
+        if !new.is_empty() {
+            self.unsaved.lock().extend(new.iter().map(|s| s.id));
+        }
+        {
+            let mut head = self.head.lock();
+            for (d, id) in data.iter().zip(&ids) {
+                head.apply(*id, &d.value, d.timestamp_ms, d.resolution);
+            }
+        }
+        let cat = self.catalog.read();
+        for (d, id) in data.iter().zip(&ids) {
+            if let Some(s) = cat.series.get(*id as usize) {
+                s.last_timestamp_ms.fetch_max(d.timestamp_ms, Ordering::Relaxed);
+                s.last_ingest_ms.fetch_max(now, Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
+
+    fn series(&self) -> Vec<Arc<SeriesInfo>> {
+        self.catalog
+            .read()
+            .series
+            .iter()
+            .filter(|s| !s.key.name.is_empty())
+            .cloned()
+            .collect()
+    }
+
+    fn find(&self, key: &MetricKey, unit: Option<Unit>) -> Vec<Arc<SeriesInfo>> {
+        let cat = self.catalog.read();
+        let ids: Vec<u32> = match unit {
+            Some(u) => cat.ids.get(&(key.clone(), u)).copied().into_iter().collect(),
+            None => {
+                // Few units exist; probing each is cheaper than a scan.
+                (0..=26u8)
+                    .filter_map(Unit::from_code)
+                    .filter_map(|u| cat.ids.get(&(key.clone(), u)).copied())
+                    .collect()
+            }
+        };
+        ids.into_iter()
+            .filter_map(|id| cat.series.get(id as usize).cloned())
+            .collect()
+    }
+
+    fn read(&self, ids: &[u32], fine: bool, start: i64, end: i64) -> Result<Vec<(i64, u32, Aggregate)>> {
+        let mut out = Vec::new();
+        if start >= end {
+            return Ok(out);
+        }
+        let _g = self.gate.read();
+        let frozen = self.frozen.read();
+        {
+            let conn = self.reader.lock();
+            let sql = if fine {
+                "SELECT ts, res, data FROM buckets WHERE series=?1 AND res = 1 AND ts >= ?2 AND ts < ?3"
+            } else {
+                "SELECT ts, res, data FROM buckets WHERE series=?1 AND res >= 60 AND ts >= ?2 AND ts < ?3"
+            };
+            let mut stmt = conn.prepare_cached(sql)?;
+            for id in ids {
+                let rows = stmt.query_map(params![id, start, end], |r| {
+                    Ok((r.get::<_, i64>(0)?, r.get::<_, u32>(1)?, r.get::<_, Vec<u8>>(2)?))
+                })?;
+                for row in rows {
+                    let (ts, res, data) = row?;
+                    let agg = Aggregate::decode(&data).ok_or_else(|| {
+                        Error::Internal(format!("corrupt bucket for series {id} at {ts}"))
+                    })?;
+                    out.push((ts, res, agg));
+                }
+            }
+        }
+        for id in ids {
+            if let Some(f) = frozen.as_ref() {
+                f.collect(*id, fine, start, end, &mut out);
+            }
+        }
+        let head = self.head.lock();
+        for id in ids {
+            head.collect(*id, fine, start, end, &mut out);
+        }
+        Ok(out)
+    }
+}
+
+impl MetricStore {
+    /// The directory the store lives in.
+    pub fn dir(&self) -> &Path {
+        &self.cfg.dir
+    }
+}
+
+#[cfg(test)]
+mod tests;
