@@ -250,3 +250,70 @@ impl RtError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    /// Serves canned responses, one per request, on one connection.
+    async fn serve(responses: Vec<&'static [u8]>) -> Result<SocketAddr> {
+        let l = TcpListener::bind("127.0.0.1:0").await?;
+        let addr = l.local_addr()?;
+        tokio::spawn(async move {
+            let mut responses = responses.into_iter();
+            while let Ok((mut s, _)) = l.accept().await {
+                let mut buf = vec![0u8; 4096];
+                loop {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {}
+                    }
+                    let Some(r) = responses.next() else { return };
+                    if s.write_all(r).await.is_err() {
+                        break;
+                    }
+                    if r.starts_with(b"HTTP/1.0") {
+                        break; // close-delimited
+                    }
+                }
+            }
+        });
+        Ok(addr)
+    }
+
+    #[tokio::test]
+    async fn frames_length_chunked_and_close() -> Result<()> {
+        let addr = serve(vec![
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n",
+            b"HTTP/1.1 204 No Content\r\n\r\n",
+            b"HTTP/1.0 400 Bad\r\nContent-Type: text/plain\r\n\r\nboom",
+            b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nnew",
+        ])
+        .await?;
+        let req = encode_post("h", "/", &[("A", "b")], b"x");
+        let mut c = Conn::new(addr);
+        let r = c.roundtrip(&req).await?;
+        assert_eq!((r.status, r.body.as_slice()), (200, &b"{}"[..]));
+        let r = c.roundtrip(&req).await?;
+        assert_eq!((r.status, r.body.as_slice()), (200, &b"abcde"[..]));
+        let r = c.roundtrip(&req).await?;
+        assert_eq!((r.status, r.body.len()), (204, 0));
+        let r = c.roundtrip(&req).await?;
+        assert_eq!((r.status, r.body.as_slice()), (400, &b"boom"[..]));
+        // The server closed; the client reconnects transparently.
+        let r = c.roundtrip(&req).await?;
+        assert_eq!((r.status, r.body.as_slice()), (200, &b"new"[..]));
+        Ok(())
+    }
+
+    #[test]
+    fn encodes_head_and_body() {
+        let r = encode_post("127.0.0.1:9", "/p", &[("X-Amz-Target", "T")], b"{}");
+        assert_eq!(
+            r,
+            b"POST /p HTTP/1.1\r\nHost: 127.0.0.1:9\r\nX-Amz-Target: T\r\nContent-Length: 2\r\n\r\n{}"
+        );
+    }
+}

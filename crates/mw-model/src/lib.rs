@@ -16,6 +16,7 @@ pub mod time;
 
 pub use error::{ErrorKind, ModelError};
 pub use metric::{
-    Datum, DatumValue, Dimension, MetricKey, Unit, MAX_DIMENSIONS, MAX_VALUES_PER_DATUM,
+    validate_namespace, Datum, DatumValue, Dimension, MetricKey, Unit, MAX_DIMENSIONS,
+    MAX_VALUES_PER_DATUM,
 };
 pub use stat::{Bound, Statistic, TrimKind};

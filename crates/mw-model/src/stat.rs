@@ -137,9 +137,13 @@ impl Statistic {
             }
             if percent {
                 let v = side.strip_suffix('%').ok_or_else(|| bad(s))?;
-                Ok(Some(Bound::Percent(parse_percent(v).ok_or_else(|| bad(s))?)))
+                Ok(Some(Bound::Percent(
+                    parse_percent(v).ok_or_else(|| bad(s))?,
+                )))
             } else {
-                Ok(Some(Bound::Absolute(parse_number(side).ok_or_else(|| bad(s))?)))
+                Ok(Some(Bound::Absolute(
+                    parse_number(side).ok_or_else(|| bad(s))?,
+                )))
             }
         };
         let (lower, upper) = (parse_side(lo)?, parse_side(hi)?);
@@ -170,12 +174,18 @@ mod tests {
 
     #[test]
     fn parses_every_documented_form() {
-        assert_eq!(Statistic::parse("p99").unwrap(), Statistic::Percentile(99.0));
+        assert_eq!(
+            Statistic::parse("p99").unwrap(),
+            Statistic::Percentile(99.0)
+        );
         assert_eq!(
             Statistic::parse("p99.9").unwrap(),
             Statistic::Percentile(99.9)
         );
-        assert_eq!(Statistic::parse("p100").unwrap(), Statistic::Percentile(100.0));
+        assert_eq!(
+            Statistic::parse("p100").unwrap(),
+            Statistic::Percentile(100.0)
+        );
         assert_eq!(
             Statistic::parse("tm99").unwrap(),
             Statistic::Trim {
@@ -224,8 +234,19 @@ mod tests {
     #[test]
     fn rejects_malformed_statistics() {
         for s in [
-            "p101", "p-1", "P99", "Median", "TM(90%:10%)", "TM(:)", "PR(10%:90%)", "TM(10%:90",
-            "XX(1:2)", "p99.12345678901", "tm", "", "sum",
+            "p101",
+            "p-1",
+            "P99",
+            "Median",
+            "TM(90%:10%)",
+            "TM(:)",
+            "PR(10%:90%)",
+            "TM(10%:90",
+            "XX(1:2)",
+            "p99.12345678901",
+            "tm",
+            "",
+            "sum",
         ] {
             assert!(Statistic::parse(s).is_err(), "{s} should be rejected");
         }

@@ -143,7 +143,10 @@ mod tests {
 
     #[test]
     fn round_trips_and_offsets() {
-        assert_eq!(parse_iso8601("2025-01-02T03:04:05Z"), Some(1_735_787_045_000));
+        assert_eq!(
+            parse_iso8601("2025-01-02T03:04:05Z"),
+            Some(1_735_787_045_000)
+        );
         assert_eq!(
             parse_iso8601("2025-01-02T03:04:05.123456Z"),
             Some(1_735_787_045_123)
@@ -158,7 +161,13 @@ mod tests {
             "2025-01-02T03:04:05.123Z"
         );
         assert_eq!(parse_iso8601("1970-01-01"), Some(0));
-        for bad in ["", "2025-13-01T00:00:00Z", "2025-01-02T03:04:05Q", "yesterday", "2025-01-02T03:04:05.Z"] {
+        for bad in [
+            "",
+            "2025-13-01T00:00:00Z",
+            "2025-01-02T03:04:05Q",
+            "yesterday",
+            "2025-01-02T03:04:05.Z",
+        ] {
             assert_eq!(parse_iso8601(bad), None, "{bad}");
         }
     }

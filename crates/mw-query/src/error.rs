@@ -117,7 +117,10 @@ mod tests {
             max: 1024,
         };
         assert_eq!(e.kind(), ErrorKind::LimitExceeded);
-        assert_eq!(e.to_string(), "a search query must be at most 1024 characters long");
+        assert_eq!(
+            e.to_string(),
+            "a search query must be at most 1024 characters long"
+        );
         let e = QueryError::new(ErrorKind::Internal, "store unavailable");
         assert_eq!(e.kind(), ErrorKind::Internal);
         assert_eq!(e.to_string(), "store unavailable");

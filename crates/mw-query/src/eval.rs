@@ -132,12 +132,12 @@ pub(crate) fn apply(op: BinOp, a: f64, b: f64) -> f64 {
 }
 
 /// A series with `f` applied to each value, keeping its label; non-finite results are dropped.
-pub(crate) fn map_values(s: &TimeSeries, f: impl Fn(f64) -> f64) -> TimeSeries {
+pub(crate) fn map_values(s: &TimeSeries, mut f: impl FnMut(f64) -> f64) -> TimeSeries {
     map_points(s, |_, v| f(v))
 }
 
 /// Like [`map_values`], with the timestamp passed too.
-pub(crate) fn map_points(s: &TimeSeries, f: impl Fn(i64, f64) -> f64) -> TimeSeries {
+pub(crate) fn map_points(s: &TimeSeries, mut f: impl FnMut(i64, f64) -> f64) -> TimeSeries {
     let mut out = TimeSeries::new(s.label.clone(), Vec::new(), Vec::new());
     for (t, v) in s.points() {
         let r = f(t, v);
@@ -203,16 +203,12 @@ fn binary(op: BinOp, l: Value, r: Value, expr: &Expr) -> Result<Value, QueryErro
                 .map(|y| map_values(y, |v| apply(op, a, v)))
                 .collect(),
         ),
-        (Array(xs), Series(b)) => Array(
-            xs.iter()
-                .map(|x| zip(op, x, &b, x.label.clone()))
-                .collect(),
-        ),
-        (Series(a), Array(ys)) => Array(
-            ys.iter()
-                .map(|y| zip(op, &a, y, y.label.clone()))
-                .collect(),
-        ),
+        (Array(xs), Series(b)) => {
+            Array(xs.iter().map(|x| zip(op, x, &b, x.label.clone())).collect())
+        }
+        (Series(a), Array(ys)) => {
+            Array(ys.iter().map(|y| zip(op, &a, y, y.label.clone())).collect())
+        }
         (Array(xs), Array(ys)) => {
             if xs.len() != ys.len() {
                 return Err(QueryError::type_error(format!(
@@ -446,10 +442,7 @@ mod tests {
             one(&ctx, "10 / m2", 4),
             vec![Some(5.0), None, Some(2.0), None]
         );
-        assert_eq!(
-            one(&ctx, "m1 / 0", 4),
-            vec![None, None, None, None]
-        );
+        assert_eq!(one(&ctx, "m1 / 0", 4), vec![None, None, None, None]);
         assert_eq!(
             one(&ctx, "(m1 + 1) * 2 - 3", 4),
             vec![Some(11.0), Some(7.0), None, Some(5.0)]
@@ -550,6 +543,27 @@ mod tests {
     }
 
     #[test]
+    fn scalars_inside_larger_expressions() {
+        let ctx = Ctx::new().metric("m1", &[Some(1.0), Some(5.0), Some(3.0)]);
+        assert_eq!(
+            one(&ctx, "+m1 * (2 ^ 3 - 4) / -2", 3),
+            vec![Some(-2.0), Some(-10.0), Some(-6.0)]
+        );
+        assert_eq!(
+            one(&ctx, "m1 > AVG(m1)", 3),
+            vec![Some(0.0), Some(1.0), Some(0.0)]
+        );
+        assert_eq!(
+            one(&ctx, "m1 - MIN(m1) * 2 ^ 2", 3),
+            vec![Some(-3.0), Some(1.0), Some(-1.0)]
+        );
+        assert_eq!(
+            one(&ctx, "m1 * (1 == 1) + (2 < 1)", 3),
+            vec![Some(1.0), Some(5.0), Some(3.0)]
+        );
+    }
+
+    #[test]
     fn expression_results_are_series_or_arrays() {
         let mut ctx = Ctx::new().metric("m1", &[Some(1.0)]);
         let a = TimeSeries::new("a", vec![0], vec![5.0]);
@@ -563,8 +577,10 @@ mod tests {
         assert_eq!(run(&ctx, "AVG(e2)").unwrap()[0].values, vec![6.0]);
         assert!(run(&ctx, "e3 * 2").unwrap().is_empty());
         // Unsorted data from the caller is put in order first.
-        ctx.exprs
-            .push(("e4".into(), vec![TimeSeries::new("u", vec![60, 0], vec![2.0, 1.0])]));
+        ctx.exprs.push((
+            "e4".into(),
+            vec![TimeSeries::new("u", vec![60, 0], vec![2.0, 1.0])],
+        ));
         let out = run(&ctx, "e4 + 0").unwrap();
         assert_eq!(out[0].timestamps, vec![0, 60]);
         assert_eq!(out[0].values, vec![1.0, 2.0]);

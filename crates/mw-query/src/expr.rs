@@ -108,7 +108,9 @@ pub enum Expr {
 }
 
 /// Bare uppercase words accepted as arguments.
-const KEYWORDS: [&str; 8] = ["REPEAT", "LINEAR", "AVG", "MIN", "MAX", "SUM", "ASC", "DESC"];
+const KEYWORDS: [&str; 8] = [
+    "REPEAT", "LINEAR", "AVG", "MIN", "MAX", "SUM", "ASC", "DESC",
+];
 
 /// One metric math function: its name, how many arguments it takes, and whether
 /// this server implements it.
@@ -301,7 +303,10 @@ impl fmt::Display for Expr {
                 let p = op.precedence();
                 // Left associative except `^`: parenthesise the side that would regroup.
                 let (left_paren, right_paren) = if *op == BinOp::Pow {
-                    (l.precedence() <= p, r.precedence() < p.min(UNARY_PRECEDENCE))
+                    (
+                        l.precedence() <= p,
+                        r.precedence() < p.min(UNARY_PRECEDENCE),
+                    )
                 } else {
                     (l.precedence() < p, r.precedence() <= p)
                 };
@@ -533,7 +538,10 @@ impl Parser {
     fn enter(&mut self) -> Result<(), QueryError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(QueryError::syntax(self.pos(), "expression nested too deeply"));
+            return Err(QueryError::syntax(
+                self.pos(),
+                "expression nested too deeply",
+            ));
         }
         Ok(())
     }
@@ -825,18 +833,48 @@ mod tests {
 
     #[test]
     fn error_positions() {
-        assert_eq!(err("ABS(m1"), "syntax error at position 7: expected ',' or ')'");
+        assert_eq!(
+            err("ABS(m1"),
+            "syntax error at position 7: expected ',' or ')'"
+        );
         assert_eq!(err("(m1 + m2"), "syntax error at position 9: expected ')'");
-        assert_eq!(err("m1 + m2)"), "syntax error at position 8: unexpected ')'");
-        assert_eq!(err("m1 +"), "syntax error at position 5: expected an expression");
-        assert_eq!(err(""), "syntax error at position 1: expected an expression");
-        assert_eq!(err("m1 = m2"), "syntax error at position 4: expected '==' for equality");
-        assert_eq!(err("m1 # 2"), "syntax error at position 4: unexpected character '#'");
-        assert_eq!(err("m1 * 'abc"), "syntax error at position 6: unterminated string");
+        assert_eq!(
+            err("m1 + m2)"),
+            "syntax error at position 8: unexpected ')'"
+        );
+        assert_eq!(
+            err("m1 +"),
+            "syntax error at position 5: expected an expression"
+        );
+        assert_eq!(
+            err(""),
+            "syntax error at position 1: expected an expression"
+        );
+        assert_eq!(
+            err("m1 = m2"),
+            "syntax error at position 4: expected '==' for equality"
+        );
+        assert_eq!(
+            err("m1 # 2"),
+            "syntax error at position 4: unexpected character '#'"
+        );
+        assert_eq!(
+            err("m1 * 'abc"),
+            "syntax error at position 6: unterminated string"
+        );
         assert_eq!(err("m1 m2"), "syntax error at position 4: unexpected 'm2'");
-        assert_eq!(err("1e+"), "syntax error at position 2: malformed number exponent");
-        assert_eq!(err("FILL(m1, BOGUS)"), "syntax error at position 10: unknown keyword BOGUS");
-        assert_eq!(err("ABS + 1"), "syntax error at position 5: expected '(' after ABS");
+        assert_eq!(
+            err("1e+"),
+            "syntax error at position 2: malformed number exponent"
+        );
+        assert_eq!(
+            err("FILL(m1, BOGUS)"),
+            "syntax error at position 10: unknown keyword BOGUS"
+        );
+        assert_eq!(
+            err("ABS + 1"),
+            "syntax error at position 5: expected '(' after ABS"
+        );
         assert_eq!(err("[]"), "syntax error at position 1: empty array");
     }
 
@@ -848,8 +886,14 @@ mod tests {
             err("ANOMALY_DETECTION_BAND(m1, 2)"),
             "function ANOMALY_DETECTION_BAND is not supported"
         );
-        assert_eq!(err("ABS(m1, m2)"), "function ABS expects 1 argument(s), got 2");
-        assert_eq!(err("IF(m1)"), "function IF expects 2 to 3 argument(s), got 1");
+        assert_eq!(
+            err("ABS(m1, m2)"),
+            "function ABS expects 1 argument(s), got 2"
+        );
+        assert_eq!(
+            err("IF(m1)"),
+            "function IF expects 2 to 3 argument(s), got 1"
+        );
         assert_eq!(
             err("SEARCH('{AWS/EC2', 'Average', 300)"),
             "search syntax error at position 9: expected '}' to close the schema"

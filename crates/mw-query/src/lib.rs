@@ -53,10 +53,18 @@ impl TimeSeries {
 
     /// A series built from `(timestamp, value)` points in any order; for a repeated
     /// timestamp the last value wins, and non-finite values are left out.
-    pub fn from_points(label: impl Into<String>, points: impl IntoIterator<Item = (i64, f64)>) -> Self {
-        let mut points: Vec<(i64, f64)> = points.into_iter().filter(|(_, v)| v.is_finite()).collect();
+    pub fn from_points(
+        label: impl Into<String>,
+        points: impl IntoIterator<Item = (i64, f64)>,
+    ) -> Self {
+        let mut points: Vec<(i64, f64)> =
+            points.into_iter().filter(|(_, v)| v.is_finite()).collect();
         points.sort_by_key(|(t, _)| *t);
-        let mut ts = TimeSeries::new(label, Vec::with_capacity(points.len()), Vec::with_capacity(points.len()));
+        let mut ts = TimeSeries::new(
+            label,
+            Vec::with_capacity(points.len()),
+            Vec::with_capacity(points.len()),
+        );
         for (t, v) in points {
             if ts.timestamps.last() == Some(&t) {
                 if let Some(last) = ts.values.last_mut() {
@@ -88,7 +96,10 @@ impl TimeSeries {
 
     /// `(timestamp, value)` pairs in time order.
     pub fn points(&self) -> impl Iterator<Item = (i64, f64)> + '_ {
-        self.timestamps.iter().copied().zip(self.values.iter().copied())
+        self.timestamps
+            .iter()
+            .copied()
+            .zip(self.values.iter().copied())
     }
 
     /// Sorts, deduplicates and drops non-finite values when the series breaks its
@@ -114,7 +125,12 @@ pub trait EvalContext {
     /// Ids of the MetricStat queries (not expressions) of the request, in request order (for METRICS()).
     fn metric_ids(&self) -> Vec<String>;
     /// Runs a SEARCH: one series per matching metric, labelled by the caller.
-    fn search(&self, query: &SearchExpr, stat: &str, period: i64) -> Result<Vec<TimeSeries>, QueryError>;
+    fn search(
+        &self,
+        query: &SearchExpr,
+        stat: &str,
+        period: i64,
+    ) -> Result<Vec<TimeSeries>, QueryError>;
     /// Period in seconds of the expression's query (for PERIOD(), RATE, FILL alignment...).
     fn period(&self) -> i64;
     /// Start of the request window, epoch seconds, inclusive.
@@ -136,7 +152,10 @@ mod tests {
 
     #[test]
     fn from_points_sorts_dedups_and_drops_non_finite() {
-        let ts = TimeSeries::from_points("a", vec![(120, 2.0), (60, 1.0), (120, 3.0), (180, f64::NAN)]);
+        let ts = TimeSeries::from_points(
+            "a",
+            vec![(120, 2.0), (60, 1.0), (120, 3.0), (180, f64::NAN)],
+        );
         assert_eq!(ts.timestamps, vec![60, 120]);
         assert_eq!(ts.values, vec![1.0, 3.0]);
         assert_eq!(ts.value_at(120), Some(3.0));

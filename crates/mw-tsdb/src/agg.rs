@@ -144,7 +144,8 @@ impl Aggregate {
         // Weight of each bin inside the range, and the values the range clamps to.
         let mut inside = Vec::with_capacity(bins.len());
         let (lo_clamp, hi_clamp);
-        let percent = matches!(lower, Some(Bound::Percent(_))) || matches!(upper, Some(Bound::Percent(_)));
+        let percent =
+            matches!(lower, Some(Bound::Percent(_))) || matches!(upper, Some(Bound::Percent(_)));
         if percent {
             let lo_rank = match lower {
                 Some(Bound::Percent(p)) => p / 100.0 * n,

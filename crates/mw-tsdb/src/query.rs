@@ -86,7 +86,11 @@ pub fn plan(start_ms: i64, end_ms: i64, period: i64, now_ms: i64) -> Result<Opti
 }
 
 /// Reads `ids` and merges their buckets per period: period start → aggregate.
-pub fn fetch(store: &dyn MetricBackend, ids: &[u32], plan: &Plan) -> Result<BTreeMap<i64, Aggregate>> {
+pub fn fetch(
+    store: &dyn MetricBackend,
+    ids: &[u32],
+    plan: &Plan,
+) -> Result<BTreeMap<i64, Aggregate>> {
     let rows = store.read(ids, plan.fine, plan.start, plan.end)?;
     let mut out: BTreeMap<i64, Aggregate> = BTreeMap::new();
     for (ts, _res, agg) in rows {
@@ -115,7 +119,9 @@ mod tests {
     #[test]
     fn start_rounding_follows_data_age() {
         // Recent: rounded to the minute.
-        let p = plan(NOW - 3_600_000 + 23_000, NOW, 60, NOW).unwrap().unwrap();
+        let p = plan(NOW - 3_600_000 + 23_000, NOW, 60, NOW)
+            .unwrap()
+            .unwrap();
         assert_eq!(p.start % 60, 0);
         assert!(!p.fine);
         // 10 s periods round to 10 s within the minute.
@@ -127,10 +133,14 @@ mod tests {
         assert_eq!(plan(NOW - 4 * 3_600_000, NOW, 10, NOW).unwrap(), None);
         // 20 days back needs multiples of 5 minutes.
         assert_eq!(plan(NOW - 20 * 86_400_000, NOW, 60, NOW).unwrap(), None);
-        assert!(plan(NOW - 20 * 86_400_000, NOW, 300, NOW).unwrap().is_some());
+        assert!(plan(NOW - 20 * 86_400_000, NOW, 300, NOW)
+            .unwrap()
+            .is_some());
         // 100 days back needs multiples of an hour.
         assert_eq!(plan(NOW - 100 * 86_400_000, NOW, 300, NOW).unwrap(), None);
-        let p = plan(NOW - 100 * 86_400_000, NOW, 3600, NOW).unwrap().unwrap();
+        let p = plan(NOW - 100 * 86_400_000, NOW, 3600, NOW)
+            .unwrap()
+            .unwrap();
         assert_eq!(p.start % 3600, 0);
     }
 

@@ -172,13 +172,15 @@ impl Sketch {
             return Box::new(self.exact.iter().copied());
         }
         let zero = (self.zero > 0.0).then_some((0.0, self.zero));
-        Box::new(zero.into_iter().chain(
-            self.bins
-                .iter()
-                .enumerate()
-                .filter(|(_, w)| **w > 0.0)
-                .map(|(k, w)| (bin_value(self.offset + k as i32), *w)),
-        ))
+        Box::new(
+            zero.into_iter().chain(
+                self.bins
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, w)| **w > 0.0)
+                    .map(|(k, w)| (bin_value(self.offset + k as i32), *w)),
+            ),
+        )
     }
 
     /// The value of the item at 0-based rank `r` (fractional ranks pick the bin

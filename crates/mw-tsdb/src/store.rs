@@ -57,8 +57,13 @@ pub trait MetricBackend: Send + Sync {
     fn find(&self, key: &MetricKey, unit: Option<Unit>) -> Vec<Arc<SeriesInfo>>;
     /// Stored buckets of `ids` with `start <= ts < end` (epoch seconds): the 1 s
     /// buckets when `fine`, otherwise those of 60 s and coarser.
-    fn read(&self, ids: &[u32], fine: bool, start: i64, end: i64)
-        -> Result<Vec<(i64, u32, Aggregate)>>;
+    fn read(
+        &self,
+        ids: &[u32],
+        fine: bool,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<(i64, u32, Aggregate)>>;
 }
 
 #[derive(Default)]
@@ -79,7 +84,10 @@ impl Head {
         if resolution == 1 {
             s.fine.entry(sec).or_default().add_datum(d);
         }
-        s.minute.entry(sec - sec.rem_euclid(60)).or_default().add_datum(d);
+        s.minute
+            .entry(sec - sec.rem_euclid(60))
+            .or_default()
+            .add_datum(d);
     }
 
     fn merge(&mut self, other: &Head) {
@@ -94,7 +102,14 @@ impl Head {
         }
     }
 
-    fn collect(&self, id: u32, fine: bool, start: i64, end: i64, out: &mut Vec<(i64, u32, Aggregate)>) {
+    fn collect(
+        &self,
+        id: u32,
+        fine: bool,
+        start: i64,
+        end: i64,
+        out: &mut Vec<(i64, u32, Aggregate)>,
+    ) {
         if let Some(s) = self.series.get(&id) {
             let (map, res) = if fine { (&s.fine, 1) } else { (&s.minute, 60) };
             for (ts, a) in map.range(start..end) {
@@ -162,7 +177,9 @@ fn encode_dims(dims: &[Dimension]) -> String {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('=', "\\e").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('=', "\\e")
+        .replace('\n', "\\n")
 }
 
 fn unescape(s: &str) -> String {
@@ -220,16 +237,24 @@ impl<'a> Reader<'a> {
         Ok(self.bytes(1)?[0])
     }
     fn u16(&mut self) -> Result<u16> {
-        Ok(u16::from_le_bytes(self.bytes(2)?.try_into().expect("2 bytes")))
+        Ok(u16::from_le_bytes(
+            self.bytes(2)?.try_into().expect("2 bytes"),
+        ))
     }
     fn u32(&mut self) -> Result<u32> {
-        Ok(u32::from_le_bytes(self.bytes(4)?.try_into().expect("4 bytes")))
+        Ok(u32::from_le_bytes(
+            self.bytes(4)?.try_into().expect("4 bytes"),
+        ))
     }
     fn i64(&mut self) -> Result<i64> {
-        Ok(i64::from_le_bytes(self.bytes(8)?.try_into().expect("8 bytes")))
+        Ok(i64::from_le_bytes(
+            self.bytes(8)?.try_into().expect("8 bytes"),
+        ))
     }
     fn f64(&mut self) -> Result<f64> {
-        Ok(f64::from_le_bytes(self.bytes(8)?.try_into().expect("8 bytes")))
+        Ok(f64::from_le_bytes(
+            self.bytes(8)?.try_into().expect("8 bytes"),
+        ))
     }
     fn str(&mut self) -> Result<String> {
         let n = self.u16()? as usize;
@@ -298,7 +323,9 @@ type Decoded = (Vec<LoggedSeries>, Vec<(u32, i64, u32, DatumValue)>);
 fn decode_batch(buf: &[u8]) -> Result<Decoded> {
     let mut r = Reader(buf);
     if r.u8()? != 1 {
-        return Err(Error::Internal("unknown write-ahead log record version".into()));
+        return Err(Error::Internal(
+            "unknown write-ahead log record version".into(),
+        ));
     }
     let n = r.u32()? as usize;
     let mut series = Vec::with_capacity(n.min(4096));
@@ -344,7 +371,11 @@ fn decode_batch(buf: &[u8]) -> Result<Decoded> {
                 min: r.f64()?,
                 max: r.f64()?,
             },
-            _ => return Err(Error::Internal("bad datum kind in write-ahead log record".into())),
+            _ => {
+                return Err(Error::Internal(
+                    "bad datum kind in write-ahead log record".into(),
+                ))
+            }
         };
         data.push((id, ts, res, value));
     }
@@ -389,7 +420,9 @@ impl MetricStore {
             }
         }
         let applied: u64 = writer
-            .query_row("SELECT value FROM meta WHERE key='applied_wal'", [], |r| r.get::<_, i64>(0))
+            .query_row("SELECT value FROM meta WHERE key='applied_wal'", [], |r| {
+                r.get::<_, i64>(0)
+            })
             .optional()?
             .unwrap_or(0) as u64;
 
@@ -546,8 +579,11 @@ impl MetricStore {
             let mut upd = tx.prepare_cached(
                 "UPDATE series SET last_timestamp_ms = max(last_timestamp_ms, ?2), last_ingest_ms = max(last_ingest_ms, ?3) WHERE id = ?1",
             )?;
-            let mut get = tx.prepare_cached("SELECT data FROM buckets WHERE series=?1 AND res=?2 AND ts=?3")?;
-            let mut put = tx.prepare_cached("INSERT OR REPLACE INTO buckets (series, res, ts, data) VALUES (?1, ?2, ?3, ?4)")?;
+            let mut get =
+                tx.prepare_cached("SELECT data FROM buckets WHERE series=?1 AND res=?2 AND ts=?3")?;
+            let mut put = tx.prepare_cached(
+                "INSERT OR REPLACE INTO buckets (series, res, ts, data) VALUES (?1, ?2, ?3, ?4)",
+            )?;
             let cat = self.catalog.read();
             let mut buf = Vec::new();
             for (id, sh) in &frozen.series {
@@ -591,10 +627,16 @@ impl MetricStore {
         let now = now_ms.div_euclid(1000);
         let mut conn = self.writer.lock();
         let tx = conn.transaction()?;
-        tx.execute("DELETE FROM buckets WHERE res = 1 AND ts < ?1", params![now - 3 * 3600])?;
+        tx.execute(
+            "DELETE FROM buckets WHERE res = 1 AND ts < ?1",
+            params![now - 3 * 3600],
+        )?;
         roll_up(&tx, 60, 300, now - 15 * 86400)?;
         roll_up(&tx, 300, 3600, now - 63 * 86400)?;
-        tx.execute("DELETE FROM buckets WHERE res = 3600 AND ts < ?1", params![now - 455 * 86400])?;
+        tx.execute(
+            "DELETE FROM buckets WHERE res = 3600 AND ts < ?1",
+            params![now - 455 * 86400],
+        )?;
         tx.commit()?;
         Ok(())
     }
@@ -614,9 +656,14 @@ impl MetricStore {
 fn roll_up(tx: &rusqlite::Transaction<'_>, from: i64, to: i64, before: i64) -> Result<()> {
     let mut rolled: BTreeMap<(i64, i64), Aggregate> = BTreeMap::new();
     {
-        let mut stmt = tx.prepare("SELECT series, ts, data FROM buckets WHERE res = ?1 AND ts < ?2")?;
+        let mut stmt =
+            tx.prepare("SELECT series, ts, data FROM buckets WHERE res = ?1 AND ts < ?2")?;
         let rows = stmt.query_map(params![from, before], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?))
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+            ))
         })?;
         for row in rows {
             let (series, ts, data) = row?;
@@ -632,10 +679,14 @@ fn roll_up(tx: &rusqlite::Transaction<'_>, from: i64, to: i64, before: i64) -> R
         return Ok(());
     }
     let mut get = tx.prepare("SELECT data FROM buckets WHERE series=?1 AND res=?2 AND ts=?3")?;
-    let mut put = tx.prepare("INSERT OR REPLACE INTO buckets (series, res, ts, data) VALUES (?1, ?2, ?3, ?4)")?;
+    let mut put = tx.prepare(
+        "INSERT OR REPLACE INTO buckets (series, res, ts, data) VALUES (?1, ?2, ?3, ?4)",
+    )?;
     let mut buf = Vec::new();
     for ((series, ts), mut agg) in rolled {
-        let existing: Option<Vec<u8>> = get.query_row(params![series, to, ts], |r| r.get(0)).optional()?;
+        let existing: Option<Vec<u8>> = get
+            .query_row(params![series, to, ts], |r| r.get(0))
+            .optional()?;
         if let Some(old) = existing.as_deref().and_then(Aggregate::decode) {
             agg.merge(&old);
         }
@@ -643,11 +694,21 @@ fn roll_up(tx: &rusqlite::Transaction<'_>, from: i64, to: i64, before: i64) -> R
         agg.encode(&mut buf);
         put.execute(params![series, to, ts, buf])?;
     }
-    tx.execute("DELETE FROM buckets WHERE res = ?1 AND ts < ?2", params![from, before])?;
+    tx.execute(
+        "DELETE FROM buckets WHERE res = ?1 AND ts < ?2",
+        params![from, before],
+    )?;
     Ok(())
 }
 
-fn insert_series(cat: &mut Catalog, id: u32, key: MetricKey, unit: Unit, last_ts: i64, last_ingest: i64) {
+fn insert_series(
+    cat: &mut Catalog,
+    id: u32,
+    key: MetricKey,
+    unit: Unit,
+    last_ts: i64,
+    last_ingest: i64,
+) {
     let info = Arc::new(SeriesInfo {
         id,
         key: key.clone(),
@@ -697,7 +758,8 @@ impl MetricBackend for MetricStore {
         let cat = self.catalog.read();
         for (d, id) in data.iter().zip(&ids) {
             if let Some(s) = cat.series.get(*id as usize) {
-                s.last_timestamp_ms.fetch_max(d.timestamp_ms, Ordering::Relaxed);
+                s.last_timestamp_ms
+                    .fetch_max(d.timestamp_ms, Ordering::Relaxed);
                 s.last_ingest_ms.fetch_max(now, Ordering::Relaxed);
             }
         }
@@ -717,7 +779,12 @@ impl MetricBackend for MetricStore {
     fn find(&self, key: &MetricKey, unit: Option<Unit>) -> Vec<Arc<SeriesInfo>> {
         let cat = self.catalog.read();
         let ids: Vec<u32> = match unit {
-            Some(u) => cat.ids.get(&(key.clone(), u)).copied().into_iter().collect(),
+            Some(u) => cat
+                .ids
+                .get(&(key.clone(), u))
+                .copied()
+                .into_iter()
+                .collect(),
             None => {
                 // Few units exist; probing each is cheaper than a scan.
                 (0..=26u8)
@@ -731,7 +798,13 @@ impl MetricBackend for MetricStore {
             .collect()
     }
 
-    fn read(&self, ids: &[u32], fine: bool, start: i64, end: i64) -> Result<Vec<(i64, u32, Aggregate)>> {
+    fn read(
+        &self,
+        ids: &[u32],
+        fine: bool,
+        start: i64,
+        end: i64,
+    ) -> Result<Vec<(i64, u32, Aggregate)>> {
         let mut out = Vec::new();
         if start >= end {
             return Ok(out);
@@ -748,7 +821,11 @@ impl MetricBackend for MetricStore {
             let mut stmt = conn.prepare_cached(sql)?;
             for id in ids {
                 let rows = stmt.query_map(params![id, start, end], |r| {
-                    Ok((r.get::<_, i64>(0)?, r.get::<_, u32>(1)?, r.get::<_, Vec<u8>>(2)?))
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, u32>(1)?,
+                        r.get::<_, Vec<u8>>(2)?,
+                    ))
                 })?;
                 for row in rows {
                     let (ts, res, data) = row?;

@@ -129,9 +129,12 @@ impl Wal {
     pub fn append(&self, payload: &[u8]) -> Result<()> {
         let mut st = self.state.lock();
         if let Some(e) = &st.failed {
-            return Err(Error::Internal(format!("write-ahead log failed earlier: {e}")));
+            return Err(Error::Internal(format!(
+                "write-ahead log failed earlier: {e}"
+            )));
         }
-        st.pending.extend_from_slice(&(payload.len() as u32).to_le_bytes());
+        st.pending
+            .extend_from_slice(&(payload.len() as u32).to_le_bytes());
         st.pending.extend_from_slice(&crc32(payload).to_le_bytes());
         st.pending.extend_from_slice(payload);
         if self.mode == SyncMode::None {
@@ -154,7 +157,9 @@ impl Wal {
                 return Ok(());
             }
             if let Some(e) = &st.failed {
-                return Err(Error::Internal(format!("write-ahead log write failed: {e}")));
+                return Err(Error::Internal(format!(
+                    "write-ahead log write failed: {e}"
+                )));
             }
             if st.syncing {
                 self.done.wait(&mut st);
@@ -243,7 +248,11 @@ pub fn crc32(data: &[u8]) -> u32 {
         for (i, slot) in t.iter_mut().enumerate() {
             let mut c = i as u32;
             for _ in 0..8 {
-                c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+                c = if c & 1 != 0 {
+                    0xEDB8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
             }
             *slot = c;
         }
@@ -279,7 +288,10 @@ mod tests {
         wal.append(b"two").unwrap();
         drop(wal);
         // A half-written third frame.
-        let mut f = OpenOptions::new().append(true).open(file_name(&dir, 1)).unwrap();
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(file_name(&dir, 1))
+            .unwrap();
         f.write_all(&[9, 0, 0, 0, 1, 2]).unwrap();
         let mut got = Vec::new();
         replay(&dir, 1, |p| {

@@ -32,7 +32,11 @@ fn datum(name: &str, ts_ms: i64, v: f64) -> Datum {
 const T0: i64 = 1_800_000_000_000; // a minute boundary
 
 fn stat(store: &MetricStore, name: &str, s: Statistic) -> Option<f64> {
-    let ids: Vec<u32> = store.find(&key(name, "api"), None).iter().map(|s| s.id).collect();
+    let ids: Vec<u32> = store
+        .find(&key(name, "api"), None)
+        .iter()
+        .map(|s| s.id)
+        .collect();
     let p = plan(T0, T0 + 60_000, 60, T0).unwrap().unwrap();
     let per = fetch(store, &ids, &p).unwrap();
     per.get(&(T0 / 1000)).and_then(|a| a.statistic(&s))
@@ -84,7 +88,11 @@ fn the_cardinality_bound_rejects_the_whole_batch() {
     let store = MetricStore::open(cfg).unwrap();
     store.put(&[datum("a", T0, 1.0)]).unwrap();
     let err = store
-        .put(&[datum("a", T0, 1.0), datum("b", T0, 1.0), datum("c", T0, 1.0)])
+        .put(&[
+            datum("a", T0, 1.0),
+            datum("b", T0, 1.0),
+            datum("c", T0, 1.0),
+        ])
         .unwrap_err();
     assert_eq!(err.kind(), crate::ErrorKind::LimitExceeded);
     assert_eq!(store.series().len(), 1);
@@ -103,12 +111,19 @@ fn high_resolution_data_has_one_second_buckets() {
         batch.push(d);
     }
     store.put(&batch).unwrap();
-    let ids: Vec<u32> = store.find(&key("hr", "api"), None).iter().map(|s| s.id).collect();
+    let ids: Vec<u32> = store
+        .find(&key("hr", "api"), None)
+        .iter()
+        .map(|s| s.id)
+        .collect();
     let p = plan(T0, T0 + 20_000, 10, T0).unwrap().unwrap();
     let per = fetch(&store, &ids, &p).unwrap();
     assert_eq!(per.len(), 2);
     assert_eq!(per[&(T0 / 1000)].statistic(&Statistic::Sum), Some(45.0));
-    assert_eq!(per[&(T0 / 1000 + 10)].statistic(&Statistic::Sum), Some(145.0));
+    assert_eq!(
+        per[&(T0 / 1000 + 10)].statistic(&Statistic::Sum),
+        Some(145.0)
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -125,7 +140,11 @@ fn maintenance_rolls_up_old_minutes_and_expires_old_data() {
     }
     store.put(&batch).unwrap();
     store.checkpoint().unwrap();
-    let ids: Vec<u32> = store.find(&key("r", "api"), None).iter().map(|s| s.id).collect();
+    let ids: Vec<u32> = store
+        .find(&key("r", "api"), None)
+        .iter()
+        .map(|s| s.id)
+        .collect();
     // Sixteen days later the minutes are one 5-minute bucket; the 1 s data is gone.
     let later = T0 + 16 * 86_400_000;
     store.maintain(later).unwrap();

@@ -1,0 +1,222 @@
+//! Server configuration: flags, then `MODELWATCH_*` environment variables, then
+//! an optional TOML file, then defaults.
+
+use anyhow::{bail, Context};
+use clap::Args;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Args, Debug, Default)]
+pub struct ServerArgs {
+    /// Address to listen on [default: 127.0.0.1:9600]
+    #[arg(long, env = "MODELWATCH_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Data directory [default: ./modelwatch-data]
+    #[arg(long, env = "MODELWATCH_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// TOML configuration file
+    #[arg(long, env = "MODELWATCH_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Access key that must sign requests, as ACCESS_KEY_ID:SECRET (repeatable;
+    /// the environment variable takes a comma-separated list). Without any,
+    /// every request is accepted.
+    #[arg(long = "auth-key", env = "MODELWATCH_AUTH_KEYS", value_delimiter = ',')]
+    pub auth_keys: Vec<String>,
+    /// When an acknowledged write is durable: `always` (fsync, group-committed)
+    /// or `none` (handed to the OS: survives a crash of the process, not of the
+    /// machine) [default: always]
+    #[arg(long, env = "MODELWATCH_WAL_SYNC")]
+    pub wal_sync: Option<String>,
+    /// Seconds between checkpoints of the in-memory head into the database [default: 30]
+    #[arg(long, env = "MODELWATCH_CHECKPOINT_SECS")]
+    pub checkpoint_secs: Option<u64>,
+    /// Most metric series accepted [default: 1000000]
+    #[arg(long, env = "MODELWATCH_MAX_SERIES")]
+    pub max_series: Option<usize>,
+    /// Log filter, e.g. `info` or `modelwatch=debug` [default: info]
+    #[arg(long, env = "MODELWATCH_LOG")]
+    pub log: Option<String>,
+}
+
+/// The `[server]` table of the TOML file.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileServer {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    wal_sync: Option<String>,
+    checkpoint_secs: Option<u64>,
+    max_series: Option<usize>,
+    log: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct FileKey {
+    access_key_id: String,
+    secret_access_key: String,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    server: FileServer,
+    #[serde(default)]
+    auth_keys: Vec<FileKey>,
+}
+
+/// The resolved server settings.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub keys: Vec<(String, String)>,
+    pub wal_sync: mw_tsdb::SyncMode,
+    pub checkpoint_secs: u64,
+    pub max_series: usize,
+    pub log: String,
+}
+
+fn parse_key(s: &str) -> anyhow::Result<(String, String)> {
+    match s.split_once(':') {
+        Some((id, secret)) if !id.is_empty() && !secret.is_empty() => {
+            Ok((id.to_string(), secret.to_string()))
+        }
+        _ => bail!("an auth key must look like ACCESS_KEY_ID:SECRET"),
+    }
+}
+
+impl ServerConfig {
+    pub fn resolve(args: ServerArgs) -> anyhow::Result<ServerConfig> {
+        let file = match &args.config {
+            None => FileConfig::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading config file {}", path.display()))?;
+                parse_file(&text).with_context(|| format!("in config file {}", path.display()))?
+            }
+        };
+        let wal_sync = match args
+            .wal_sync
+            .or(file.server.wal_sync)
+            .as_deref()
+            .unwrap_or("always")
+        {
+            "always" => mw_tsdb::SyncMode::Always,
+            "none" => mw_tsdb::SyncMode::None,
+            other => bail!("--wal-sync must be `always` or `none`, not `{other}`"),
+        };
+        let mut keys = Vec::new();
+        for k in &args.auth_keys {
+            keys.push(parse_key(k)?);
+        }
+        if keys.is_empty() {
+            keys = file
+                .auth_keys
+                .into_iter()
+                .map(|k| (k.access_key_id, k.secret_access_key))
+                .collect();
+        }
+        let checkpoint_secs = args
+            .checkpoint_secs
+            .or(file.server.checkpoint_secs)
+            .unwrap_or(30);
+        if checkpoint_secs == 0 {
+            bail!("checkpoint_secs must be at least 1");
+        }
+        Ok(ServerConfig {
+            listen: args
+                .listen
+                .or(file.server.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9600))),
+            data_dir: args
+                .data_dir
+                .or(file.server.data_dir)
+                .unwrap_or_else(|| PathBuf::from("modelwatch-data")),
+            keys,
+            wal_sync,
+            checkpoint_secs,
+            max_series: args
+                .max_series
+                .or(file.server.max_series)
+                .unwrap_or(1_000_000),
+            log: args
+                .log
+                .or(file.server.log)
+                .unwrap_or_else(|| "info".to_string()),
+        })
+    }
+}
+
+/// Parses the TOML file; errors name the line and column.
+fn parse_file(text: &str) -> anyhow::Result<FileConfig> {
+    toml::from_str(text).map_err(|e| {
+        let (line, col) = e
+            .span()
+            .map(|s| {
+                let before = &text[..s.start.min(text.len())];
+                let line = before.matches('\n').count() + 1;
+                let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+                (line, col)
+            })
+            .unwrap_or((0, 0));
+        anyhow::anyhow!("line {line}, column {col}: {}", e.message())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_values_apply_below_flags() {
+        let dir = std::env::temp_dir().join(format!("mw-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("c.toml");
+        std::fs::write(
+            &path,
+            "[server]\nlisten = \"127.0.0.1:9700\"\nwal_sync = \"none\"\n\n[[auth_keys]]\naccess_key_id = \"AK\"\nsecret_access_key = \"S\"\n",
+        )
+        .unwrap();
+        let cfg = ServerConfig::resolve(ServerArgs {
+            config: Some(path.clone()),
+            data_dir: Some("/tmp/x".into()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(cfg.listen.port(), 9700);
+        assert_eq!(cfg.wal_sync, mw_tsdb::SyncMode::None);
+        assert_eq!(cfg.keys, vec![("AK".to_string(), "S".to_string())]);
+        let cfg = ServerConfig::resolve(ServerArgs {
+            config: Some(path),
+            listen: Some("127.0.0.1:1".parse().unwrap()),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(cfg.listen.port(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn bad_files_name_line_and_column() {
+        let e = parse_file("[server]\nlisten = 12\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("line 2, column 10"), "{e}");
+        let e = parse_file("[server]\nbogus = 1\n").unwrap_err().to_string();
+        assert!(e.contains("line 2"), "{e}");
+        assert!(parse_file("[server\n").is_err());
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(parse_key("nocolon").is_err());
+        assert!(ServerConfig::resolve(ServerArgs {
+            wal_sync: Some("sometimes".into()),
+            ..Default::default()
+        })
+        .is_err());
+    }
+}

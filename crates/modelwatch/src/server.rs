@@ -1,0 +1,139 @@
+//! `modelwatch server`: opens the metric store, serves the API, runs the
+//! checkpoint and retention loops, and flushes everything on SIGTERM/SIGINT.
+
+use crate::config::ServerConfig;
+use anyhow::Context;
+use mw_api::sigv4::Credentials;
+use mw_api::{Api, ApiConfig};
+use mw_tsdb::{MetricStore, StoreConfig};
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const EXAMPLES: &str = "Examples:
+  modelwatch server
+  modelwatch server --listen 127.0.0.1:9600 --data-dir /var/lib/modelwatch
+  modelwatch server --auth-key AKIDEXAMPLE:secret --wal-sync always
+  MODELWATCH_DATA_DIR=/data modelwatch server --config modelwatch.toml
+
+Then point any CloudWatch client at it:
+  aws cloudwatch put-metric-data --endpoint-url http://127.0.0.1:9600 \\
+      --namespace MyApp --metric-name Latency --value 12.5 --unit Milliseconds";
+
+/// Seconds between retention / roll-up passes.
+const MAINTAIN_SECS: u64 = 600;
+
+pub fn run(cfg: ServerConfig) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&cfg.log)
+                .with_context(|| format!("bad log filter {:?}", cfg.log))?,
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve(cfg))
+}
+
+async fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
+    let metrics_dir = cfg.data_dir.join("metrics");
+    let store_cfg = StoreConfig {
+        dir: metrics_dir.clone(),
+        sync: cfg.wal_sync,
+        max_series: cfg.max_series,
+    };
+    let store = tokio::task::spawn_blocking(move || MetricStore::open(store_cfg))
+        .await?
+        .with_context(|| format!("opening the metric store in {}", metrics_dir.display()))?;
+    let store = Arc::new(store);
+    if cfg.keys.is_empty() {
+        tracing::warn!(
+            "no access keys configured: every request is accepted without a signature check"
+        );
+    } else {
+        tracing::info!(keys = cfg.keys.len(), "SigV4 verification enabled");
+    }
+    let api = Arc::new(Api::new(
+        store.clone(),
+        ApiConfig {
+            credentials: Credentials::new(cfg.keys.clone()),
+            ..ApiConfig::default()
+        },
+    ));
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("binding {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, data_dir = %cfg.data_dir.display(), "modelwatch server ready");
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on {addr}")?;
+        out.flush()?;
+    }
+
+    let background = tokio::spawn(background(store.clone(), cfg.checkpoint_secs));
+    axum::serve(listener, mw_api::router(api))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    background.abort();
+    tracing::info!("shutting down: flushing the metric store");
+    let s = store.clone();
+    tokio::task::spawn_blocking(move || s.close())
+        .await?
+        .context("flushing the metric store")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn background(store: Arc<MetricStore>, checkpoint_secs: u64) {
+    let mut tick = tokio::time::interval(Duration::from_secs(checkpoint_secs));
+    tick.tick().await;
+    let mut since_maintain = 0u64;
+    loop {
+        tick.tick().await;
+        let s = store.clone();
+        match tokio::task::spawn_blocking(move || s.checkpoint()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "checkpoint failed; data stays in the write-ahead log")
+            }
+            Err(e) => tracing::error!(error = %e, "checkpoint task failed"),
+        }
+        since_maintain += checkpoint_secs;
+        if since_maintain >= MAINTAIN_SECS {
+            since_maintain = 0;
+            let s = store.clone();
+            let now = mw_model::time::now_ms();
+            match tokio::task::spawn_blocking(move || s.maintain(now)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "retention pass failed"),
+                Err(e) => tracing::error!(error = %e, "retention task failed"),
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

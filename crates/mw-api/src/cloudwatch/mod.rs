@@ -1,0 +1,27 @@
+//! CloudWatch metric operations, protocol-neutral: each takes the decoded input
+//! [`Node`] and returns the output [`Node`] (or `None` for no output).
+
+mod common;
+mod get_metric_data;
+mod get_metric_statistics;
+mod list_metrics;
+mod put_metric_data;
+
+use crate::error::{ApiError, Code};
+use crate::node::Node;
+use crate::Api;
+
+/// Runs operation `op`.
+pub fn call(api: &Api, op: &str, input: &Node) -> Result<Option<Node>, ApiError> {
+    match op {
+        "PutMetricData" => put_metric_data::run(api, input).map(|()| None),
+        "GetMetricStatistics" => get_metric_statistics::run(api, input).map(Some),
+        "GetMetricData" => get_metric_data::run(api, input).map(Some),
+        "ListMetrics" => list_metrics::run(api, input).map(Some),
+        "" => Err(ApiError::missing("The parameter Action is required.")),
+        _ => Err(ApiError::new(
+            Code::UnknownOperation,
+            format!("The action {op} is not valid for this web service."),
+        )),
+    }
+}

@@ -1,0 +1,134 @@
+//! API errors and the one table that maps them to AWS codes and HTTP statuses.
+
+/// Every error the API can answer with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Code {
+    InvalidParameterValue,
+    MissingParameter,
+    InvalidParameterCombination,
+    InvalidNextToken,
+    LimitExceeded,
+    ResourceNotFound,
+    Validation,
+    Serialization,
+    UnknownOperation,
+    PayloadTooLarge,
+    MissingAuthenticationToken,
+    IncompleteSignature,
+    InvalidClientTokenId,
+    SignatureDoesNotMatch,
+    Internal,
+}
+
+impl Code {
+    /// (shape name for JSON/CBOR `__type`, query code for XML and
+    /// `x-amzn-query-error`, HTTP status)
+    fn row(self) -> (&'static str, &'static str, u16) {
+        match self {
+            Code::InvalidParameterValue => (
+                "InvalidParameterValueException",
+                "InvalidParameterValue",
+                400,
+            ),
+            Code::MissingParameter => {
+                ("MissingRequiredParameterException", "MissingParameter", 400)
+            }
+            Code::InvalidParameterCombination => (
+                "InvalidParameterCombinationException",
+                "InvalidParameterCombination",
+                400,
+            ),
+            Code::InvalidNextToken => ("InvalidNextToken", "InvalidNextToken", 400),
+            Code::LimitExceeded => ("LimitExceededFault", "LimitExceeded", 400),
+            Code::ResourceNotFound => ("ResourceNotFound", "ResourceNotFound", 404),
+            Code::Validation => ("ValidationException", "ValidationError", 400),
+            Code::Serialization => ("SerializationException", "SerializationException", 400),
+            Code::UnknownOperation => ("UnknownOperationException", "InvalidAction", 400),
+            Code::PayloadTooLarge => ("RequestEntityTooLarge", "RequestEntityTooLarge", 413),
+            Code::MissingAuthenticationToken => (
+                "MissingAuthenticationToken",
+                "MissingAuthenticationToken",
+                403,
+            ),
+            Code::IncompleteSignature => ("IncompleteSignature", "IncompleteSignature", 403),
+            Code::InvalidClientTokenId => ("InvalidClientTokenId", "InvalidClientTokenId", 403),
+            Code::SignatureDoesNotMatch => ("SignatureDoesNotMatch", "SignatureDoesNotMatch", 403),
+            Code::Internal => ("InternalServiceFault", "InternalServiceError", 500),
+        }
+    }
+
+    pub fn shape(self) -> &'static str {
+        self.row().0
+    }
+    pub fn query_code(self) -> &'static str {
+        self.row().1
+    }
+    pub fn status(self) -> u16 {
+        self.row().2
+    }
+    /// `Sender` for client errors, `Receiver` for server faults.
+    pub fn fault(self) -> &'static str {
+        if self.status() >= 500 {
+            "Receiver"
+        } else {
+            "Sender"
+        }
+    }
+}
+
+/// An error answered to the client in its protocol's shape.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code:?}: {message}")]
+pub struct ApiError {
+    pub code: Code,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+        }
+    }
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(Code::InvalidParameterValue, message)
+    }
+    pub fn missing(message: impl Into<String>) -> Self {
+        Self::new(Code::MissingParameter, message)
+    }
+    pub fn serialization(message: impl Into<String>) -> Self {
+        Self::new(Code::Serialization, message)
+    }
+}
+
+impl From<mw_model::ModelError> for ApiError {
+    fn from(e: mw_model::ModelError) -> Self {
+        let code = match e.kind() {
+            mw_model::ErrorKind::InvalidParameter => Code::InvalidParameterValue,
+            mw_model::ErrorKind::MissingParameter => Code::MissingParameter,
+            mw_model::ErrorKind::InvalidCombination => Code::InvalidParameterCombination,
+        };
+        ApiError::new(code, e.message())
+    }
+}
+
+impl From<mw_tsdb::Error> for ApiError {
+    fn from(e: mw_tsdb::Error) -> Self {
+        let code = match e.kind() {
+            mw_tsdb::ErrorKind::InvalidParameter => Code::InvalidParameterValue,
+            mw_tsdb::ErrorKind::LimitExceeded => Code::LimitExceeded,
+            mw_tsdb::ErrorKind::Internal => {
+                tracing::error!(error = %e, "metric store failure");
+                Code::Internal
+            }
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
+impl From<mw_query::QueryError> for ApiError {
+    fn from(e: mw_query::QueryError) -> Self {
+        ApiError::new(Code::Validation, e.to_string())
+    }
+}

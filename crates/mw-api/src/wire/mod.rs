@@ -1,0 +1,85 @@
+//! The three CloudWatch wire protocols: decoding requests into [`Node`]s and
+//! encoding results and errors in the protocol the request used.
+
+pub mod cbor;
+pub mod json;
+pub mod query;
+
+use crate::error::ApiError;
+use crate::node::Node;
+use axum::body::Body;
+use axum::http::{header, HeaderValue, Response, StatusCode};
+
+pub const JSON_TARGET_PREFIX: &str = "GraniteServiceVersion20100801";
+
+/// Which protocol a request spoke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// AWS JSON 1.0 (`X-Amz-Target`).
+    Json,
+    /// Smithy RPC v2 CBOR (`/service/.../operation/...`).
+    Cbor,
+    /// AWS Query (form in, XML out).
+    Query,
+}
+
+fn with_common(mut resp: Response<Body>, request_id: &str) -> Response<Body> {
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        resp.headers_mut().insert("x-amzn-requestid", v);
+    }
+    resp
+}
+
+/// The success response for `op`.
+pub fn ok(proto: Protocol, op: &str, output: Option<&Node>, request_id: &str) -> Response<Body> {
+    let empty = Node::object();
+    let (body, ctype) = match proto {
+        Protocol::Json => (
+            json::encode(output.unwrap_or(&empty)),
+            "application/x-amz-json-1.0",
+        ),
+        Protocol::Cbor => (cbor::encode(output.unwrap_or(&empty)), "application/cbor"),
+        Protocol::Query => (query::encode(op, output, request_id), "text/xml"),
+    };
+    let mut resp = Response::new(Body::from(body));
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    if proto == Protocol::Cbor {
+        resp.headers_mut()
+            .insert("smithy-protocol", HeaderValue::from_static("rpc-v2-cbor"));
+    }
+    with_common(resp, request_id)
+}
+
+/// The error response in `proto`'s shape.
+pub fn error(proto: Protocol, err: &ApiError, request_id: &str) -> Response<Body> {
+    let status = StatusCode::from_u16(err.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let shape = format!("{JSON_TARGET_PREFIX}#{}", err.code.shape());
+    let body_node = Node::object()
+        .with("__type", Node::str(&shape))
+        .with("message", Node::str(&err.message))
+        .with("Message", Node::str(&err.message));
+    let (body, ctype) = match proto {
+        Protocol::Json => (json::encode(&body_node), "application/x-amz-json-1.0"),
+        Protocol::Cbor => (cbor::encode(&body_node), "application/cbor"),
+        Protocol::Query => (query::encode_error(err, request_id), "text/xml"),
+    };
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = status;
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    if proto != Protocol::Query {
+        if let Ok(v) =
+            HeaderValue::from_str(&format!("{};{}", err.code.query_code(), err.code.fault()))
+        {
+            h.insert("x-amzn-query-error", v);
+        }
+        if let Ok(v) = HeaderValue::from_str(err.code.shape()) {
+            h.insert("x-amzn-errortype", v);
+        }
+    }
+    if proto == Protocol::Cbor {
+        h.insert("smithy-protocol", HeaderValue::from_static("rpc-v2-cbor"));
+    }
+    with_common(resp, request_id)
+}
