@@ -79,7 +79,8 @@ def _start(server: Server) -> Server:
     try:
         return server.start()
     except ServerError as e:
-        pytest.fail(str(e), pytrace=False)
+        message = str(e)
+    pytest.fail(message, pytrace=False)
 
 
 # --------------------------------------------------------------------------------------

@@ -668,3 +668,81 @@ def _half(b: bytes) -> float:
     if exp == 31:
         return sign_ * math.inf if frac == 0 else math.nan
     return sign_ * (1 + frac / 1024.0) * 2.0 ** (exp - 15)
+
+
+# --------------------------------------------------------------------------------------
+# hand-made request bodies, one builder per protocol
+# --------------------------------------------------------------------------------------
+
+
+def iso(epoch_s: float) -> str:
+    return dt(epoch_s).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _pad_dimensions(pad: int, compressible: bool) -> list[dict]:
+    """Dimensions whose values add up to about `pad` characters (at most 30 of at most 1000)."""
+    dims = []
+    left = pad
+    while left > 0:
+        n = min(1000, left)
+        value = ("x" * n) if compressible else os.urandom(n // 2 + 1).hex()[:n]
+        dims.append({"Name": f"Pad{len(dims)}", "Value": value})
+        left -= n
+    assert len(dims) <= 30, "padding needs more than 30 dimensions"
+    return dims
+
+
+def put_body(
+    protocol: str,
+    ns: str,
+    metric: str,
+    value,
+    ts,
+    datums: int = 1,
+    pad_per_datum: int = 0,
+    compressible: bool = True,
+) -> bytes:
+    """A PutMetricData body of `datums` datums, each `value` at `ts`, in `protocol`.
+
+    `pad_per_datum` gives each datum dimensions of about that many characters,
+    so a body can be made large from valid content only. With compressible=True
+    every datum has the same dimensions (one metric; gzip shrinks it to almost
+    nothing); otherwise they are random (many metrics; gzip can't shrink them).
+    """
+    shared = _pad_dimensions(pad_per_datum, True) if pad_per_datum and compressible else None
+    data = []
+    for _ in range(datums):
+        dims = shared if shared is not None else (_pad_dimensions(pad_per_datum, False) if pad_per_datum else [])
+        data.append({"MetricName": metric, "Dimensions": dims, "Value": value, "Timestamp": ts})
+    if protocol == "json":
+        return json.dumps({"Namespace": ns, "MetricData": data}).encode()
+    if protocol == "cbor":
+        for d in data:
+            if isinstance(ts, (int, float)):
+                d["Timestamp"] = CborTag(1, ts)
+        return cbor_encode({"Namespace": ns, "MetricData": data})
+    if protocol == "query":
+        from urllib.parse import urlencode
+
+        fields = [("Action", "PutMetricData"), ("Version", "2010-08-01"), ("Namespace", ns)]
+        for i, d in enumerate(data, start=1):
+            p = f"MetricData.member.{i}."
+            fields.append((p + "MetricName", metric))
+            for j, dim in enumerate(d["Dimensions"], start=1):
+                fields.append((p + f"Dimensions.member.{j}.Name", dim["Name"]))
+                fields.append((p + f"Dimensions.member.{j}.Value", dim["Value"]))
+            fields.append((p + "Value", value if isinstance(value, str) else repr(float(value))))
+            fields.append((p + "Timestamp", ts if isinstance(ts, str) else iso(ts)))
+        return urlencode(fields).encode()
+    raise ValueError(protocol)
+
+
+def send(protocol: str, port: int, operation: str, body: bytes, extra_headers=None, **kw) -> RawResponse:
+    """POSTs `body` as `operation` in `protocol` (for query the Action is in the body)."""
+    if protocol == "json":
+        return json_request(port, operation, body, extra_headers, **kw)
+    if protocol == "cbor":
+        return cbor_request(port, operation, body, extra_headers, **kw)
+    if protocol == "query":
+        return query_request(port, body, extra_headers, **kw)
+    raise ValueError(protocol)

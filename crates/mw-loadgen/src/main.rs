@@ -16,7 +16,10 @@ use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use http::{encode_post, parse_url, Conn};
-use workload::{get_cbor, get_json, put_cbor, put_json, put_vm, Workload, XorShift64};
+use workload::{get_cbor, get_json, put_cbor, put_json, put_vm, Workload, XorShift64, METRIC_NAME};
+
+/// Metric name of the untimed warm-up datapoints (never queried).
+const WARMUP_METRIC: &str = "Warmup";
 
 const JSON_PUT_TARGET: &str = "GraniteServiceVersion20100801.PutMetricData";
 const JSON_GET_TARGET: &str = "GraniteServiceVersion20100801.GetMetricData";
@@ -96,6 +99,10 @@ struct Common {
     /// Number of parallel keep-alive connections.
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
+    /// Untimed warm-up requests before the run (put: 1 datapoint of metric
+    /// "Warmup" each; query: the first query repeated).
+    #[arg(long, default_value_t = 4)]
+    warmup_requests: usize,
     /// Do not send the placeholder SigV4 Authorization header.
     #[arg(long)]
     no_auth_header: bool,
@@ -277,14 +284,14 @@ async fn run_put(
     dry_run: bool,
 ) -> Result<()> {
     let wl = workload(&common, batch_size);
-    let encode = |b: usize| -> Result<Vec<u8>> {
-        let pts = wl.batch_points(b);
+    let encode_pts = |metric: &str, pts: &[workload::Point]| -> Result<Vec<u8>> {
         Ok(match protocol {
-            Protocol::Json => put_json(&wl.namespace, &pts),
-            Protocol::Cbor => put_cbor(&wl.namespace, &pts)?,
-            Protocol::Vm => put_vm(&pts),
+            Protocol::Json => put_json(&wl.namespace, metric, pts),
+            Protocol::Cbor => put_cbor(&wl.namespace, metric, pts)?,
+            Protocol::Vm => put_vm(metric, pts),
         })
     };
+    let encode = |b: usize| encode_pts(METRIC_NAME, &wl.batch_points(b));
     if dry_run {
         let body = encode(0)?;
         if protocol == Protocol::Cbor {
@@ -311,6 +318,25 @@ async fn run_put(
     }
     let wire_bytes: usize = requests.iter().map(Vec::len).sum();
     let encode_s = enc_started.elapsed().as_secs_f64();
+    // Warm-up (not timed, not counted): one datapoint of another metric per
+    // request, so lazy initialisation in the server is not billed to the run.
+    let warm_pts = [workload::Point {
+        series: 0,
+        ts: wl.base_ts,
+        value: 1.0,
+    }];
+    let warm_req = encode_post(
+        &host,
+        path,
+        &headers,
+        &encode_pts(WARMUP_METRIC, &warm_pts)?,
+    );
+    let warm = vec![warm_req; common.warmup_requests];
+    if !warm.is_empty() {
+        drive(addr, Arc::new(warm), common.concurrency, false)
+            .await
+            .context("warm-up")?;
+    }
     let stats = drive(addr, Arc::new(requests), common.concurrency, false).await?;
     let datapoints = batches * batch_size;
     let out = serde_json::json!({
@@ -331,6 +357,7 @@ async fn run_put(
         "request_p50_ms": round3(percentile(&stats.latencies_ms, 0.50)),
         "request_p99_ms": round3(percentile(&stats.latencies_ms, 0.99)),
         "encode_seconds": round3(encode_s),
+        "warmup_requests": common.warmup_requests,
     });
     println!("{out}");
     Ok(())
@@ -406,6 +433,12 @@ async fn run_query(
         };
         reqs.push(encode_post(&host, path, &headers, &body));
     }
+    if let Some(first) = reqs.first() {
+        let warm = vec![first.clone(); common.warmup_requests];
+        drive(addr, Arc::new(warm), common.concurrency, false)
+            .await
+            .context("warm-up")?;
+    }
     let stats = drive(addr, Arc::new(reqs), common.concurrency, true).await?;
     let mut values = 0usize;
     let mut empty = 0usize;
@@ -432,6 +465,7 @@ async fn run_query(
         "max_ms": round3(stats.latencies_ms.last().copied().unwrap_or(0.0)),
         "values_per_response": round3(values as f64 / n),
         "empty_responses": empty,
+        "warmup_requests": common.warmup_requests,
         "start_time": start,
         "end_time": end,
     });

@@ -96,14 +96,14 @@ fn json_dims(out: &mut String, s: usize) {
 }
 
 /// AWS JSON 1.0 PutMetricData body.
-pub fn put_json(namespace: &str, points: &[Point]) -> Vec<u8> {
+pub fn put_json(namespace: &str, metric: &str, points: &[Point]) -> Vec<u8> {
     let mut out = String::with_capacity(64 + points.len() * 180);
     let _ = write!(out, r#"{{"Namespace":"{namespace}","MetricData":["#);
     for (i, p) in points.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        let _ = write!(out, r#"{{"MetricName":"{METRIC_NAME}","Dimensions":"#);
+        let _ = write!(out, r#"{{"MetricName":"{metric}","Dimensions":"#);
         json_dims(&mut out, p.series);
         let _ = write!(
             out,
@@ -144,12 +144,12 @@ fn cbor_bytes(v: &Cbor) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Smithy RPC v2 CBOR PutMetricData body (Timestamp = tag 1 epoch seconds).
-pub fn put_cbor(namespace: &str, points: &[Point]) -> anyhow::Result<Vec<u8>> {
+pub fn put_cbor(namespace: &str, metric: &str, points: &[Point]) -> anyhow::Result<Vec<u8>> {
     let data = points
         .iter()
         .map(|p| {
             Cbor::Map(vec![
-                (text("MetricName"), text(METRIC_NAME)),
+                (text("MetricName"), text(metric)),
                 (text("Dimensions"), cbor_dims(p.series)),
                 (text("Timestamp"), cbor_time(p.ts)),
                 (text("Value"), Cbor::Float(p.value)),
@@ -165,7 +165,7 @@ pub fn put_cbor(namespace: &str, points: &[Point]) -> anyhow::Result<Vec<u8>> {
 
 /// VictoriaMetrics `/api/v1/import` body: one JSON line per series present in
 /// the batch, timestamps in milliseconds, in batch order.
-pub fn put_vm(points: &[Point]) -> Vec<u8> {
+pub fn put_vm(metric: &str, points: &[Point]) -> Vec<u8> {
     let mut order: Vec<usize> = Vec::new();
     let mut per_series: std::collections::HashMap<usize, Vec<&Point>> =
         std::collections::HashMap::new();
@@ -184,7 +184,7 @@ pub fn put_vm(points: &[Point]) -> Vec<u8> {
         let (svc, host) = series_dims(s);
         let _ = write!(
             out,
-            r#"{{"metric":{{"__name__":"{METRIC_NAME}","Service":"{svc}","Host":"{host}"}},"values":["#
+            r#"{{"metric":{{"__name__":"{metric}","Service":"{svc}","Host":"{host}"}},"values":["#
         );
         for (i, p) in pts.iter().enumerate() {
             if i > 0 {
@@ -270,7 +270,7 @@ mod tests {
     fn json_body_is_valid_and_complete() -> anyhow::Result<()> {
         let w = wl(3, 5);
         let pts = w.batch_points(0);
-        let v: serde_json::Value = serde_json::from_slice(&put_json("NS", &pts))?;
+        let v: serde_json::Value = serde_json::from_slice(&put_json("NS", METRIC_NAME, &pts))?;
         let data = v["MetricData"].as_array().map(Vec::len);
         assert_eq!(data, Some(5));
         assert_eq!(v["MetricData"][1]["Dimensions"][0]["Value"], "svc-1");
@@ -292,7 +292,7 @@ mod tests {
             ts: 1_735_787_045,
             value: 12.5,
         }];
-        let body = put_cbor("MyApp/Test", &pts)?;
+        let body = put_cbor("MyApp/Test", METRIC_NAME, &pts)?;
         let needle = b"iTimestamp\xc1\x1a\x67\x76\x02\x25";
         assert!(body.windows(needle.len()).any(|w| w == needle));
         let v: Cbor = ciborium::from_reader(&body[..])?;
@@ -308,7 +308,7 @@ mod tests {
     fn vm_lines_carry_the_same_points() -> anyhow::Result<()> {
         let w = wl(3, 7);
         let pts = w.batch_points(1);
-        let body = String::from_utf8(put_vm(&pts))?;
+        let body = String::from_utf8(put_vm(METRIC_NAME, &pts))?;
         let lines: Vec<serde_json::Value> = body
             .lines()
             .map(serde_json::from_str)

@@ -82,7 +82,7 @@ impl Sketch {
                 Err(k) => self.exact.insert(k, (v, w)),
             }
             if self.exact.len() > EXACT_MAX {
-                self.to_bins();
+                self.switch_to_bins();
             }
             return;
         }
@@ -138,7 +138,7 @@ impl Sketch {
     }
 
     /// Switches from exact values to bins.
-    fn to_bins(&mut self) {
+    fn switch_to_bins(&mut self) {
         self.binned = true;
         for (v, w) in std::mem::take(&mut self.exact) {
             self.add_binned(v, w);
@@ -154,7 +154,7 @@ impl Sketch {
             return;
         }
         if !self.binned {
-            self.to_bins();
+            self.switch_to_bins();
         }
         self.zero += other.zero;
         self.total += other.zero;

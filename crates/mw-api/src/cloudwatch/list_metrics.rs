@@ -30,7 +30,7 @@ fn parse_token(t: &str) -> Option<MetricKey> {
     let ns = parts.next()?.to_string();
     let name = parts.next()?.to_string();
     let rest: Vec<&str> = parts.collect();
-    if rest.len() % 2 != 0 {
+    if !rest.len().is_multiple_of(2) {
         return None;
     }
     let dims = rest
@@ -101,7 +101,7 @@ pub fn run(api: &Api, node: &Node) -> Result<Node, ApiError> {
         if last_ts < now - TWO_WEEKS_MS && last_ingest < now - TWO_WEEKS_MS {
             continue;
         }
-        if recent && last_ingest < now - THREE_HOURS_MS {
+        if recent && last_ts < now - THREE_HOURS_MS {
             continue;
         }
         if after.as_ref().is_some_and(|a| k <= a) {
