@@ -14,6 +14,7 @@
 
 pub mod cloudwatch;
 pub mod error;
+pub mod fuzzing;
 mod http;
 pub mod node;
 pub mod sigv4;

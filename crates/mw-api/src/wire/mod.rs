@@ -5,6 +5,9 @@ pub mod cbor;
 pub mod json;
 pub mod query;
 
+#[cfg(test)]
+mod tests;
+
 use crate::error::ApiError;
 use crate::node::Node;
 use axum::body::Body;

@@ -1,0 +1,32 @@
+//! Entry points shared by the fuzz targets (`fuzz/`) and the mutation tests:
+//! run every operation on a decoded request against a scratch store.
+
+use crate::node::Node;
+use crate::{cloudwatch, Api, ApiConfig};
+use mw_tsdb::{MetricStore, StoreConfig, SyncMode};
+use std::sync::{Arc, OnceLock};
+
+static API: OnceLock<Option<Api>> = OnceLock::new();
+
+fn api() -> Option<&'static Api> {
+    API.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("mw-fuzz-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut cfg = StoreConfig::new(dir);
+        cfg.sync = SyncMode::None;
+        cfg.max_series = 10_000;
+        let store = MetricStore::open(cfg).ok()?;
+        Some(Api::new(Arc::new(store), ApiConfig::default()))
+    })
+    .as_ref()
+}
+
+/// Runs every CloudWatch operation on `input`; results and errors are dropped,
+/// only a panic is a failure.
+pub fn run_operations(input: &Node) {
+    if let Some(api) = api() {
+        for op in ["PutMetricData", "GetMetricStatistics", "GetMetricData", "ListMetrics"] {
+            let _ = cloudwatch::call(api, op, input);
+        }
+    }
+}
