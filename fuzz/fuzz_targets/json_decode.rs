@@ -7,6 +7,6 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     if let Ok(node) = mw_api::wire::json::decode(data) {
         let _ = mw_api::wire::json::encode(&node);
-        mw_api::fuzzing::run_operations(&node);
     }
+    mw_api::fuzzing::run_operations_on_bytes(data, false);
 });

@@ -90,13 +90,13 @@ def _start(server: Server) -> Server:
 
 @pytest.fixture
 def server(request, tmp_path):
-    """Factory: server(auth_keys=None, data_dir=None) -> running Server."""
+    """Factory: server(auth_keys=None, data_dir=None, extra_args=(), env=None) -> running Server."""
     started: list[Server] = []
     request.node.mw_servers = started
 
-    def start(auth_keys=None, data_dir=None, extra_args=()):
+    def start(auth_keys=None, data_dir=None, extra_args=(), env=None):
         n = len(started)
-        s = Server(data_dir or (tmp_path / f"data{n}"), tmp_path / f"logs{n}", auth_keys, extra_args)
+        s = Server(data_dir or (tmp_path / f"data{n}"), tmp_path / f"logs{n}", auth_keys, extra_args, env)
         started.append(s)
         return _start(s)
 

@@ -74,7 +74,8 @@ class ServerError(RuntimeError):
 class Server:
     """A modelwatch server process on 127.0.0.1 with its own data directory."""
 
-    def __init__(self, data_dir: Path, log_dir: Path, auth_keys: list[str] | None = None, extra_args=()):
+    def __init__(self, data_dir: Path, log_dir: Path, auth_keys: list[str] | None = None, extra_args=(), env=None):
+        self.env = dict(env or {})
         self.data_dir = Path(data_dir)
         self.log_dir = Path(log_dir)
         self.auth_keys = list(auth_keys or [])
@@ -104,6 +105,8 @@ class Server:
         args += self.extra_args
         env = dict(os.environ)
         env.setdefault("RUST_BACKTRACE", "1")
+        env.setdefault("NO_COLOR", "1")
+        env.update(self.env)
         with open(stderr_path, "wb") as err:
             self.proc = subprocess.Popen(
                 args, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err, env=env, cwd=str(REPO_ROOT)

@@ -8,6 +8,7 @@ checks that every acknowledged write is there, exactly.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -149,17 +150,27 @@ def test_old_and_high_resolution_data_survive_restart(server, tmp_path, graceful
     assert len(list_all_metrics(c, Namespace=ns)) == len(ages) + 1
 
 
-def test_data_written_minutes_ago_survives_kill_9(server, tmp_path):
-    """Writes, waits past a few background flush intervals, writes more, crashes."""
-    import time
+def test_writes_on_both_sides_of_a_checkpoint_survive_kill_9(server, tmp_path):
+    """Writes, lets background checkpoints run, writes more, crashes.
 
-    s = server(data_dir=tmp_path / "data")
+    MODELWATCH_CHECKPOINT_SECS=1 makes the server checkpoint every second (a
+    server without that setting ignores it and the test still checks recovery).
+    """
+    s = server(data_dir=tmp_path / "data", env={"MODELWATCH_CHECKPOINT_SECS": "1"})
     c = s.client("json")
-    ns = unique_namespace("dur-wait")
+    ns = unique_namespace("dur-ckpt")
     t0 = aligned(1800, 600)
     values = write_calls(c, ns, t0, 50)
-    time.sleep(6)
+    time.sleep(2.5)
     values += write_calls(c, ns, t0, 50, offset=50)
+    time.sleep(1.5)
+    values += write_calls(c, ns, t0, 10, offset=100)
+    s.kill9()
+    s.start()
+    c = s.client("json")
+    assert_all_there(c, ns, t0, values)
+    # and the recovered store keeps accepting and persisting writes
+    values += write_calls(c, ns, t0, 10, offset=110)
     s.kill9()
     s.start()
     assert_all_there(s.client("json"), ns, t0, values)

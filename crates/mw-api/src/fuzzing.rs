@@ -2,6 +2,7 @@
 //! run every operation on a decoded request against a scratch store.
 
 use crate::node::Node;
+use crate::wire::Payload;
 use crate::{cloudwatch, Api, ApiConfig};
 use mw_tsdb::{MetricStore, StoreConfig, SyncMode};
 use std::sync::{Arc, OnceLock};
@@ -25,8 +26,33 @@ fn api() -> Option<&'static Api> {
 /// only a panic is a failure.
 pub fn run_operations(input: &Node) {
     if let Some(api) = api() {
-        for op in ["PutMetricData", "GetMetricStatistics", "GetMetricData", "ListMetrics"] {
-            let _ = cloudwatch::call(api, op, input);
+        for op in [
+            "PutMetricData",
+            "GetMetricStatistics",
+            "GetMetricData",
+            "ListMetrics",
+        ] {
+            let _ = cloudwatch::call(api, op, &Payload::Query(input));
+        }
+    }
+}
+
+/// Runs every CloudWatch operation on a raw JSON or CBOR body, the way the HTTP
+/// layer hands it over.
+pub fn run_operations_on_bytes(body: &[u8], cbor: bool) {
+    if let Some(api) = api() {
+        let payload = if cbor {
+            Payload::Cbor(body)
+        } else {
+            Payload::Json(body)
+        };
+        for op in [
+            "PutMetricData",
+            "GetMetricStatistics",
+            "GetMetricData",
+            "ListMetrics",
+        ] {
+            let _ = cloudwatch::call(api, op, &payload);
         }
     }
 }

@@ -1,7 +1,6 @@
 //! The HTTP entry point: protocol detection, limits, auth, gzip, dispatch.
 
 use crate::error::{ApiError, Code};
-use crate::node::Node;
 use crate::wire::{self, Protocol, JSON_TARGET_PREFIX};
 use crate::{cloudwatch, sigv4, Api};
 use axum::body::{to_bytes, Body};
@@ -128,9 +127,10 @@ async fn handle(State(api): State<Arc<Api>>, req: Request) -> Response<Body> {
     let api2 = api.clone();
     let rid2 = rid.clone();
     let result = tokio::task::spawn_blocking(move || -> Response<Body> {
-        let (op, input) = match shape {
-            Shape::Known(Protocol::Json, op) => (op, wire::json::decode(&body)),
-            Shape::Known(Protocol::Cbor, op) => (op, wire::cbor::decode(&body)),
+        let query_input;
+        let (op, payload) = match shape {
+            Shape::Known(Protocol::Json, op) => (op, Ok(wire::Payload::Json(&body))),
+            Shape::Known(Protocol::Cbor, op) => (op, Ok(wire::Payload::Cbor(&body))),
             _ => {
                 let src = if parts.method == Method::GET {
                     query.as_bytes()
@@ -138,12 +138,15 @@ async fn handle(State(api): State<Arc<Api>>, req: Request) -> Response<Body> {
                     &body[..]
                 };
                 match wire::query::decode(src) {
-                    Ok(q) => (q.action, Ok(q.input)),
+                    Ok(q) => {
+                        query_input = q.input;
+                        (q.action, Ok(wire::Payload::Query(&query_input)))
+                    }
                     Err(e) => (String::new(), Err(e)),
                 }
             }
         };
-        let outcome = input.and_then(|n: Node| cloudwatch::call(&api2, &op, &n));
+        let outcome = payload.and_then(|p| cloudwatch::call(&api2, &op, &p));
         match outcome {
             Ok(out) => wire::ok(proto, &op, out.as_ref(), &rid2),
             Err(e) => {

@@ -238,3 +238,66 @@ impl<'a> Input<'a> {
 fn missing(path: &str, name: &str) -> ApiError {
     ApiError::missing(format!("The parameter {} is required.", join(path, name)))
 }
+
+/// Reads a [`Node`] through serde, so typed inputs can be built from a decoded
+/// Query request the same way they are built from JSON or CBOR bytes. Query
+/// values are all strings; the typed fields accept numbers written as strings.
+pub struct NodeDe<'a>(pub &'a Node);
+
+impl<'de> serde::de::IntoDeserializer<'de, serde::de::value::Error> for NodeDe<'de> {
+    type Deserializer = Self;
+    fn into_deserializer(self) -> Self {
+        self
+    }
+}
+
+impl<'de> serde::de::Deserializer<'de> for NodeDe<'de> {
+    type Error = serde::de::value::Error;
+
+    fn deserialize_any<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+        use serde::de::value::{MapDeserializer, SeqDeserializer};
+        match self.0 {
+            Node::Null => v.visit_unit(),
+            Node::Bool(b) => v.visit_bool(*b),
+            Node::Int(i) => v.visit_i64(*i),
+            Node::Float(f) => v.visit_f64(*f),
+            Node::Str(s) => v.visit_borrowed_str(s),
+            Node::Time(ms) => v.visit_f64(*ms as f64 / 1000.0),
+            Node::Bytes(b) => v.visit_borrowed_bytes(b),
+            Node::List(items) => v.visit_seq(SeqDeserializer::new(items.iter().map(NodeDe))),
+            Node::Struct(m) | Node::Map(m) => {
+                v.visit_map(MapDeserializer::new(m.iter().map(|(k, val)| {
+                    (
+                        serde::de::value::BorrowedStrDeserializer::new(k.as_str()),
+                        NodeDe(val),
+                    )
+                })))
+            }
+        }
+    }
+
+    fn deserialize_option<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+        match self.0 {
+            Node::Null => v.visit_none(),
+            _ => v.visit_some(self),
+        }
+    }
+
+    fn deserialize_seq<V: serde::de::Visitor<'de>>(self, v: V) -> Result<V::Value, Self::Error> {
+        match self.0 {
+            // The query protocol sends an empty list as `Name=`.
+            Node::Str(s) if s.is_empty() => {
+                v.visit_seq(serde::de::value::SeqDeserializer::new(std::iter::empty::<
+                    NodeDe,
+                >()))
+            }
+            _ => self.deserialize_any(v),
+        }
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct newtype_struct tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}

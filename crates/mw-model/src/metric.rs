@@ -111,7 +111,16 @@ pub struct MetricKey {
     dimensions: Vec<Dimension>,
 }
 
-fn check_text(s: &str, max: usize, field: &str) -> Result<(), ModelError> {
+fn check_text(s: &str, max: usize, field: &dyn Fn() -> String) -> Result<(), ModelError> {
+    // Fast path: short printable ASCII, the overwhelmingly common case.
+    if !s.is_empty()
+        && s.len() <= max
+        && s.bytes().all(|b| (0x20..0x7f).contains(&b))
+        && s.bytes().any(|b| b != b' ')
+    {
+        return Ok(());
+    }
+    let field = field();
     if s.is_empty() || s.chars().count() > max {
         return Err(ModelError::invalid(format!(
             "The parameter {field} must be between 1 and {max} characters long."
@@ -136,31 +145,45 @@ impl MetricKey {
     pub fn new(
         namespace: &str,
         name: &str,
-        mut dimensions: Vec<Dimension>,
+        dimensions: Vec<Dimension>,
         field: &str,
     ) -> Result<MetricKey, ModelError> {
+        Self::new_lazy(namespace, name, dimensions, &|| field.to_string())
+    }
+
+    /// Like [`MetricKey::new`], but the parameter prefix is only built when an
+    /// error needs it (the ingest path validates thousands of keys a request).
+    pub fn new_lazy(
+        namespace: &str,
+        name: &str,
+        mut dimensions: Vec<Dimension>,
+        field: &dyn Fn() -> String,
+    ) -> Result<MetricKey, ModelError> {
         validate_namespace(namespace)?;
-        check_text(name, 255, &format!("{field}.MetricName"))?;
+        check_text(name, 255, &|| format!("{}.MetricName", field()))?;
         if dimensions.len() > MAX_DIMENSIONS {
             return Err(ModelError::invalid(format!(
-                "The collection {field}.Dimensions must not have a size greater than {MAX_DIMENSIONS}."
+                "The collection {}.Dimensions must not have a size greater than {MAX_DIMENSIONS}.",
+                field()
             )));
         }
         for (i, d) in dimensions.iter().enumerate() {
-            let f = format!("{field}.Dimensions.member.{}", i + 1);
-            check_text(&d.name, 255, &format!("{f}.Name"))?;
+            let f = || format!("{}.Dimensions.member.{}", field(), i + 1);
+            check_text(&d.name, 255, &|| format!("{}.Name", f()))?;
             if d.name.starts_with(':') {
                 return Err(ModelError::invalid(format!(
-                    "The value {} for parameter {f}.Name is invalid.",
-                    d.name
+                    "The value {} for parameter {}.Name is invalid.",
+                    d.name,
+                    f()
                 )));
             }
-            check_text(&d.value, 1024, &format!("{f}.Value"))?;
+            check_text(&d.value, 1024, &|| format!("{}.Value", f()))?;
         }
-        dimensions.sort();
+        dimensions.sort_unstable();
         if dimensions.windows(2).any(|w| w[0].name == w[1].name) {
             return Err(ModelError::invalid(format!(
-                "The collection {field}.Dimensions must not contain duplicate dimension names."
+                "The collection {}.Dimensions must not contain duplicate dimension names.",
+                field()
             )));
         }
         Ok(MetricKey {
@@ -195,7 +218,7 @@ impl MetricKey {
 /// Namespaces: 1-255 printable ASCII characters, not starting with `:`, and not
 /// in the reserved `AWS/` space.
 pub fn validate_namespace(namespace: &str) -> Result<(), ModelError> {
-    check_text(namespace, 255, "Namespace")?;
+    check_text(namespace, 255, &|| "Namespace".to_string())?;
     if namespace.starts_with(':') || namespace.starts_with("AWS/") {
         return Err(ModelError::invalid(format!(
             "The value {namespace} for parameter Namespace is invalid."
@@ -257,7 +280,43 @@ pub fn check_value(v: f64, field: &str) -> Result<(), ModelError> {
     Ok(())
 }
 
+fn value_ok(v: f64) -> bool {
+    v.is_finite() && v.abs() <= MAX_ABS_VALUE
+}
+
 impl DatumValue {
+    /// The same checks as [`DatumValue::validate`] without building messages;
+    /// call `validate` for the error when this fails.
+    pub fn validate_quick(&self) -> Result<(), ()> {
+        let ok = match self {
+            DatumValue::Single(v) => value_ok(*v),
+            DatumValue::Values(vs) => {
+                vs.len() <= MAX_VALUES_PER_DATUM
+                    && vs
+                        .iter()
+                        .all(|(v, c)| value_ok(*v) && value_ok(*c) && *c >= 0.0)
+            }
+            DatumValue::Stats {
+                count,
+                sum,
+                min,
+                max,
+            } => {
+                value_ok(*count)
+                    && value_ok(*sum)
+                    && value_ok(*min)
+                    && value_ok(*max)
+                    && *count > 0.0
+                    && min <= max
+            }
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(())
+        }
+    }
+
     /// Validates the numbers; `field` is the datum's parameter prefix.
     pub fn validate(&self, field: &str) -> Result<(), ModelError> {
         match self {

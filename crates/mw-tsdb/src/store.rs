@@ -120,8 +120,17 @@ impl Head {
 }
 
 struct Catalog {
-    ids: HashMap<(MetricKey, Unit), u32>,
+    /// Metric → the series of each unit it was written in.
+    ids: HashMap<MetricKey, Vec<(Unit, u32)>>,
     series: Vec<Arc<SeriesInfo>>,
+}
+
+impl Catalog {
+    fn id(&self, key: &MetricKey, unit: Unit) -> Option<u32> {
+        self.ids
+            .get(key)
+            .and_then(|units| units.iter().find(|(u, _)| *u == unit).map(|(_, id)| *id))
+    }
 }
 
 /// The embedded metric store. See the crate docs for the data flow.
@@ -436,7 +445,7 @@ impl MetricStore {
             wal::replay(&wal_dir, seq, |payload| {
                 let (series, data) = decode_batch(payload)?;
                 for s in series {
-                    if !catalog.ids.contains_key(&(s.key.clone(), s.unit)) {
+                    if catalog.id(&s.key, s.unit).is_none() {
                         insert_series(&mut catalog, s.id, s.key, s.unit, i64::MIN, 0);
                         unsaved.push(s.id);
                     }
@@ -480,8 +489,8 @@ impl MetricStore {
         {
             let cat = self.catalog.read();
             for d in data {
-                match cat.ids.get(&(d.key.clone(), d.unit)) {
-                    Some(id) => ids.push(*id),
+                match cat.id(&d.key, d.unit) {
+                    Some(id) => ids.push(id),
                     None => {
                         missing = true;
                         break;
@@ -493,11 +502,10 @@ impl MetricStore {
             return Ok((ids, Vec::new()));
         }
         let mut cat = self.catalog.write();
-        let mut fresh: HashMap<(MetricKey, Unit), ()> = HashMap::new();
+        let mut fresh: std::collections::HashSet<(&MetricKey, Unit)> = Default::default();
         for d in data {
-            let k = (d.key.clone(), d.unit);
-            if !cat.ids.contains_key(&k) {
-                fresh.insert(k, ());
+            if cat.id(&d.key, d.unit).is_none() {
+                fresh.insert((&d.key, d.unit));
             }
         }
         if cat.series.len() + fresh.len() > self.cfg.max_series {
@@ -509,9 +517,8 @@ impl MetricStore {
         ids.clear();
         let mut new = Vec::new();
         for d in data {
-            let k = (d.key.clone(), d.unit);
-            let id = match cat.ids.get(&k) {
-                Some(id) => *id,
+            let id = match cat.id(&d.key, d.unit) {
+                Some(id) => id,
                 None => {
                     let id = cat.series.len() as u32;
                     insert_series(&mut cat, id, d.key.clone(), d.unit, i64::MIN, 0);
@@ -733,7 +740,9 @@ fn insert_series(
     } else {
         cat.series[idx] = info;
     }
-    cat.ids.insert((key, unit), id);
+    let units = cat.ids.entry(key).or_default();
+    units.retain(|(u, _)| *u != unit);
+    units.push((unit, id));
 }
 
 impl MetricBackend for MetricStore {
@@ -779,19 +788,12 @@ impl MetricBackend for MetricStore {
     fn find(&self, key: &MetricKey, unit: Option<Unit>) -> Vec<Arc<SeriesInfo>> {
         let cat = self.catalog.read();
         let ids: Vec<u32> = match unit {
-            Some(u) => cat
+            Some(u) => cat.id(key, u).into_iter().collect(),
+            None => cat
                 .ids
-                .get(&(key.clone(), u))
-                .copied()
-                .into_iter()
-                .collect(),
-            None => {
-                // Few units exist; probing each is cheaper than a scan.
-                (0..=26u8)
-                    .filter_map(Unit::from_code)
-                    .filter_map(|u| cat.ids.get(&(key.clone(), u)).copied())
-                    .collect()
-            }
+                .get(key)
+                .map(|units| units.iter().map(|(_, id)| *id).collect())
+                .unwrap_or_default(),
         };
         ids.into_iter()
             .filter_map(|id| cat.series.get(id as usize).cloned())

@@ -93,9 +93,11 @@ fn parse_query(path: &str, q: &Input) -> Result<Query, ApiError> {
                     .map_err(|err| validation(format!("Error in expression {id}: {err}")))?,
             )
         }
-        _ => return Err(validation(format!(
+        _ => {
+            return Err(validation(format!(
             "The parameter {path} must contain either a MetricStat or an Expression, but not both."
-        ))),
+        )))
+        }
     };
     Ok(Query {
         id,

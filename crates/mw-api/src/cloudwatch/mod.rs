@@ -9,15 +9,16 @@ mod put_metric_data;
 
 use crate::error::{ApiError, Code};
 use crate::node::Node;
+use crate::wire::Payload;
 use crate::Api;
 
 /// Runs operation `op`.
-pub fn call(api: &Api, op: &str, input: &Node) -> Result<Option<Node>, ApiError> {
+pub fn call(api: &Api, op: &str, input: &Payload) -> Result<Option<Node>, ApiError> {
     match op {
         "PutMetricData" => put_metric_data::run(api, input).map(|()| None),
-        "GetMetricStatistics" => get_metric_statistics::run(api, input).map(Some),
-        "GetMetricData" => get_metric_data::run(api, input).map(Some),
-        "ListMetrics" => list_metrics::run(api, input).map(Some),
+        "GetMetricStatistics" => get_metric_statistics::run(api, input.node()?.as_ref()).map(Some),
+        "GetMetricData" => get_metric_data::run(api, input.node()?.as_ref()).map(Some),
+        "ListMetrics" => list_metrics::run(api, input.node()?.as_ref()).map(Some),
         "" => Err(ApiError::missing("The parameter Action is required.")),
         _ => Err(ApiError::new(
             Code::UnknownOperation,

@@ -1,35 +1,187 @@
-//! PutMetricData: validate every datum first, then store the batch atomically.
+//! PutMetricData: read the batch into typed inputs straight from the body,
+//! validate every datum, then store the batch atomically.
+//!
+//! This is the ingest hot path, so the input is deserialized without an
+//! intermediate tree, strings are borrowed from the body where the format allows,
+//! and parameter paths for error messages are only built when there is an error.
 
-use super::common::{dimensions, unit};
 use crate::error::{ApiError, Code};
-use crate::node::{Input, Node};
+use crate::wire::Payload;
 use crate::Api;
-use mw_model::{Datum, DatumValue, MetricKey, Unit};
+use mw_model::{Datum, DatumValue, Dimension, MetricKey, Unit};
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+use std::borrow::Cow;
+use std::fmt;
 
 /// At most this many datums per request (MetricData and EntityMetricData together).
 pub const MAX_DATUMS: usize = 1000;
 const TWO_WEEKS_MS: i64 = 14 * 86_400_000;
 const TWO_HOURS_MS: i64 = 2 * 3_600_000;
 
-pub fn run(api: &Api, node: &Node) -> Result<(), ApiError> {
-    let input = Input::root(node);
-    let namespace = input.req_str("Namespace")?;
-    mw_model::validate_namespace(namespace)?;
-    let mut items = input.list("MetricData")?.unwrap_or_default();
-    if let Some(entities) = input.list("EntityMetricData")? {
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PutInput<'a> {
+    #[serde(borrow, default)]
+    namespace: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    metric_data: Option<Vec<DatumIn<'a>>>,
+    #[serde(borrow, default)]
+    entity_metric_data: Option<Vec<EntityIn<'a>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct EntityIn<'a> {
+    #[serde(borrow, default)]
+    metric_data: Option<Vec<DatumIn<'a>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DatumIn<'a> {
+    #[serde(borrow, default)]
+    metric_name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    dimensions: Option<Vec<DimIn<'a>>>,
+    #[serde(default)]
+    timestamp: Option<Ts>,
+    #[serde(default)]
+    value: Option<Num>,
+    #[serde(default)]
+    values: Option<Vec<Num>>,
+    #[serde(default)]
+    counts: Option<Vec<Num>>,
+    #[serde(default)]
+    statistic_values: Option<StatsIn>,
+    #[serde(borrow, default)]
+    unit: Option<Cow<'a, str>>,
+    #[serde(default)]
+    storage_resolution: Option<Num>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct DimIn<'a> {
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    value: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct StatsIn {
+    #[serde(default)]
+    sample_count: Option<Num>,
+    #[serde(default)]
+    sum: Option<Num>,
+    #[serde(default)]
+    minimum: Option<Num>,
+    #[serde(default)]
+    maximum: Option<Num>,
+}
+
+/// A double as JSON/CBOR numbers, botocore's "NaN"/"Infinity" strings, or a
+/// Query string.
+#[derive(Clone, Copy)]
+struct Num(f64);
+
+impl<'de> Deserialize<'de> for Num {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Num, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Num;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a number")
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Num, E> {
+                Ok(Num(v as f64))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Num, E> {
+                Ok(Num(v as f64))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Num, E> {
+                Ok(Num(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Num, E> {
+                match v {
+                    "NaN" => Ok(Num(f64::NAN)),
+                    "Infinity" => Ok(Num(f64::INFINITY)),
+                    "-Infinity" => Ok(Num(f64::NEG_INFINITY)),
+                    s => s
+                        .trim()
+                        .parse()
+                        .map(Num)
+                        .map_err(|_| E::custom(format!("{s:?} is not a number"))),
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A timestamp: epoch seconds (number, or CBOR tag 1) or an ISO-8601 string.
+#[derive(Clone, Copy)]
+struct Ts(i64);
+
+impl<'de> Deserialize<'de> for Ts {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Ts, D::Error> {
+        struct V;
+        fn secs<E: de::Error>(f: f64) -> Result<Ts, E> {
+            if f.is_finite() && f.abs() < 1e13 {
+                Ok(Ts((f * 1000.0).round() as i64))
+            } else {
+                Err(E::custom("timestamp out of range"))
+            }
+        }
+        impl Visitor<'_> for V {
+            type Value = Ts;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a timestamp")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Ts, E> {
+                secs(v as f64)
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Ts, E> {
+                secs(v as f64)
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<Ts, E> {
+                secs(v)
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Ts, E> {
+                match mw_model::time::parse_iso8601(v) {
+                    Some(ms) => Ok(Ts(ms)),
+                    None => match v.trim().parse::<f64>() {
+                        Ok(f) => secs(f),
+                        Err(_) => Err(E::custom(format!("{v:?} is not a timestamp"))),
+                    },
+                }
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+pub fn run(api: &Api, payload: &Payload) -> Result<(), ApiError> {
+    let input: PutInput = payload.typed()?;
+    let namespace = input
+        .namespace
+        .ok_or_else(|| ApiError::missing("The parameter Namespace is required."))?;
+    mw_model::validate_namespace(&namespace)?;
+    let had_data = input.metric_data.is_some() || input.entity_metric_data.is_some();
+    let mut items = input.metric_data.unwrap_or_default();
+    if let Some(entities) = input.entity_metric_data {
         if entities.len() > 2 {
             return Err(ApiError::invalid(
                 "The collection EntityMetricData must not have a size greater than 2.",
             ));
         }
-        for (path, e) in entities {
-            let e = Input::element(e, path)?;
-            if let Some(more) = e.list("MetricData")? {
-                items.extend(more);
-            }
+        for e in entities {
+            items.extend(e.metric_data.unwrap_or_default());
         }
     }
-    if items.is_empty() && !input.has("MetricData") && !input.has("EntityMetricData") {
+    if !had_data {
         return Err(ApiError::missing("The parameter MetricData is required."));
     }
     if items.len() > MAX_DATUMS {
@@ -39,118 +191,157 @@ pub fn run(api: &Api, node: &Node) -> Result<(), ApiError> {
     }
     let now = mw_model::time::now_ms();
     let mut data = Vec::with_capacity(items.len());
-    for (path, n) in items {
-        let d = Input::element(n, path)?;
-        data.push(datum(&d, namespace, now)?);
+    for (i, d) in items.into_iter().enumerate() {
+        data.push(datum(d, i + 1, &namespace, now)?);
     }
     api.store.put(&data)?;
     Ok(())
 }
 
-fn datum(d: &Input, namespace: &str, now: i64) -> Result<Datum, ApiError> {
-    let p = d.path().to_string();
-    let name = d.req_str("MetricName")?;
-    let key = MetricKey::new(namespace, name, dimensions(d, "Dimensions")?, &p)?;
-    let timestamp_ms = match d.time("Timestamp")? {
+fn datum(d: DatumIn, index: usize, namespace: &str, now: i64) -> Result<Datum, ApiError> {
+    let p = || format!("MetricData.member.{index}");
+    let name = d.metric_name.ok_or_else(|| {
+        ApiError::missing(format!("The parameter {}.MetricName is required.", p()))
+    })?;
+    let dims = match d.dimensions {
+        None => Vec::new(),
+        Some(list) => {
+            if list.len() > mw_model::MAX_DIMENSIONS {
+                return Err(ApiError::invalid(format!(
+                    "The collection {}.Dimensions must not have a size greater than {}.",
+                    p(),
+                    mw_model::MAX_DIMENSIONS
+                )));
+            }
+            let mut dims = Vec::with_capacity(list.len());
+            for (j, dim) in list.into_iter().enumerate() {
+                let missing = |what: &str| {
+                    ApiError::missing(format!(
+                        "The parameter {}.Dimensions.member.{}.{what} is required.",
+                        p(),
+                        j + 1
+                    ))
+                };
+                dims.push(Dimension {
+                    name: dim.name.ok_or_else(|| missing("Name"))?.into_owned(),
+                    value: dim.value.ok_or_else(|| missing("Value"))?.into_owned(),
+                });
+            }
+            dims
+        }
+    };
+    let key = MetricKey::new_lazy(namespace, &name, dims, &p)?;
+    let timestamp_ms = match d.timestamp {
         None => now,
-        Some(t) if t < now - TWO_WEEKS_MS => {
+        Some(Ts(t)) if t < now - TWO_WEEKS_MS => {
             return Err(ApiError::invalid(format!(
-                "The parameter {p}.Timestamp must specify a time within the past two weeks."
+                "The parameter {}.Timestamp must specify a time within the past two weeks.",
+                p()
             )))
         }
-        Some(t) if t > now + TWO_HOURS_MS => return Err(ApiError::invalid(format!(
-            "The parameter {p}.Timestamp must specify a time no more than two hours in the future."
+        Some(Ts(t)) if t > now + TWO_HOURS_MS => return Err(ApiError::invalid(format!(
+            "The parameter {}.Timestamp must specify a time no more than two hours in the future.",
+            p()
         ))),
-        Some(t) => t,
+        Some(Ts(t)) => t,
     };
-    let resolution = match d.i64("StorageResolution")? {
-        None | Some(60) => 60,
-        Some(1) => 1,
-        Some(r) => {
+    let resolution = match d.storage_resolution {
+        None => 60,
+        Some(Num(r)) if r == 60.0 => 60,
+        Some(Num(r)) if r == 1.0 => 1,
+        Some(Num(r)) => {
             return Err(ApiError::invalid(format!(
-                "The value {r} for parameter {p}.StorageResolution is invalid."
+                "The value {r} for parameter {}.StorageResolution is invalid.",
+                p()
             )))
         }
     };
-    let unit = unit(d, "Unit")?.unwrap_or(Unit::None);
-    let has_value = d.has("Value");
-    let values = d.list("Values")?;
-    let counts = d.list("Counts")?;
-    let stats = d.structure("StatisticValues")?;
+    let unit = match d.unit {
+        None => Unit::None,
+        Some(u) => Unit::parse(&u, &format!("{}.Unit", p()))?,
+    };
     let combo = |a: &str, b: &str| {
+        let p = p();
         ApiError::new(
             Code::InvalidParameterCombination,
             format!("The parameters {p}.{a} and {p}.{b} are mutually exclusive and you have specified both."),
         )
     };
-    if has_value && values.is_some() {
-        return Err(ApiError::invalid(format!(
-            "The parameters {p}.Value and {p}.Values are mutually exclusive and you have specified both."
-        )));
-    }
-    if has_value && stats.is_some() {
-        return Err(combo("Value", "StatisticValues"));
-    }
-    if values.is_some() && stats.is_some() {
-        return Err(combo("Values", "StatisticValues"));
-    }
-    if counts.is_some() && values.is_none() {
-        return Err(ApiError::new(
-            Code::InvalidParameterCombination,
-            format!("The parameter {p}.Counts requires {p}.Values."),
-        ));
-    }
-    let value = if has_value {
-        DatumValue::Single(d.req_f64("Value")?)
-    } else if let Some(values) = values {
-        let vals = numbers(&values)?;
-        let cnts = match counts {
-            Some(c) => numbers(&c)?,
-            None => vec![1.0; vals.len()],
-        };
-        if vals.len() != cnts.len() {
+    let value = match (d.value, d.values, d.statistic_values) {
+        (Some(_), Some(_), _) => {
+            let p = p();
             return Err(ApiError::invalid(format!(
-                "The parameters {p}.Values and {p}.Counts must be of the same size."
+                "The parameters {p}.Value and {p}.Values are mutually exclusive and you have specified both."
             )));
         }
-        if vals.is_empty() {
-            return Err(ApiError::invalid(format!(
-                "The collection {p}.Values must not be empty."
-            )));
+        (Some(_), None, Some(_)) => return Err(combo("Value", "StatisticValues")),
+        (None, Some(_), Some(_)) => return Err(combo("Values", "StatisticValues")),
+        (_, None, _) if d.counts.is_some() => {
+            return Err(ApiError::new(
+                Code::InvalidParameterCombination,
+                format!("The parameter {0}.Counts requires {0}.Values.", p()),
+            ))
         }
-        let mut pairs: Vec<(f64, f64)> = vals.into_iter().zip(cnts).collect();
-        // Values are checked before merging so NaN is reported as sent.
-        DatumValue::Values(pairs.clone()).validate(&p)?;
-        pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
-        pairs.dedup_by(|b, a| {
-            if a.0 == b.0 {
-                a.1 += b.1;
-                true
-            } else {
-                false
+        (Some(Num(v)), None, None) => DatumValue::Single(v),
+        (None, Some(values), None) => {
+            let counts: Vec<f64> = match d.counts {
+                Some(c) => c.into_iter().map(|n| n.0).collect(),
+                None => vec![1.0; values.len()],
+            };
+            if values.len() != counts.len() {
+                let p = p();
+                return Err(ApiError::invalid(format!(
+                    "The parameters {p}.Values and {p}.Counts must be of the same size."
+                )));
             }
-        });
-        DatumValue::Values(pairs)
-    } else if let Some(s) = stats {
-        let field = |n: &str| {
-            s.f64(n)?.ok_or_else(|| {
-                ApiError::missing(format!(
-                    "Missing required parameter in {p}.StatisticValues: \"{n}\""
-                ))
-            })
-        };
-        DatumValue::Stats {
-            count: field("SampleCount")?,
-            sum: field("Sum")?,
-            min: field("Minimum")?,
-            max: field("Maximum")?,
+            if values.is_empty() {
+                return Err(ApiError::invalid(format!(
+                    "The collection {}.Values must not be empty.",
+                    p()
+                )));
+            }
+            let mut pairs: Vec<(f64, f64)> = values.into_iter().map(|n| n.0).zip(counts).collect();
+            // Checked before merging duplicates, so errors name what was sent.
+            DatumValue::Values(pairs.clone()).validate(&p())?;
+            pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+            pairs.dedup_by(|b, a| {
+                if a.0 == b.0 {
+                    a.1 += b.1;
+                    true
+                } else {
+                    false
+                }
+            });
+            DatumValue::Values(pairs)
         }
-    } else {
-        return Err(ApiError::missing(format!(
-            "One of {p}.Value, {p}.Values or {p}.StatisticValues must be specified."
-        )));
+        (None, None, Some(s)) => {
+            let field = |v: Option<Num>, n: &str| {
+                v.map(|x| x.0).ok_or_else(|| {
+                    ApiError::missing(format!(
+                        "Missing required parameter in {}.StatisticValues: \"{n}\"",
+                        p()
+                    ))
+                })
+            };
+            DatumValue::Stats {
+                count: field(s.sample_count, "SampleCount")?,
+                sum: field(s.sum, "Sum")?,
+                min: field(s.minimum, "Minimum")?,
+                max: field(s.maximum, "Maximum")?,
+            }
+        }
+        (None, None, None) => {
+            let p = p();
+            return Err(ApiError::missing(format!(
+                "One of {p}.Value, {p}.Values or {p}.StatisticValues must be specified."
+            )));
+        }
     };
-    value.validate(&p)?;
+    if let Err(e) = value.validate_quick() {
+        // Rebuild the message with the parameter path only on failure.
+        let _ = e;
+        value.validate(&p())?;
+    }
     Ok(Datum {
         key,
         unit,
@@ -158,25 +349,4 @@ fn datum(d: &Input, namespace: &str, now: i64) -> Result<Datum, ApiError> {
         resolution,
         value,
     })
-}
-
-fn numbers(items: &[(String, &Node)]) -> Result<Vec<f64>, ApiError> {
-    items
-        .iter()
-        .map(|(path, n)| match n {
-            Node::Int(i) => Ok(*i as f64),
-            Node::Float(f) => Ok(*f),
-            Node::Str(s) => match s.as_str() {
-                "NaN" => Ok(f64::NAN),
-                "Infinity" => Ok(f64::INFINITY),
-                "-Infinity" => Ok(f64::NEG_INFINITY),
-                s => s.trim().parse().map_err(|_| {
-                    ApiError::serialization(format!("the value of {path} must be a number"))
-                }),
-            },
-            _ => Err(ApiError::serialization(format!(
-                "the value of {path} must be a number"
-            ))),
-        })
-        .collect()
 }

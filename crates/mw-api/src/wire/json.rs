@@ -32,6 +32,12 @@ impl<'de> Visitor<'de> for NodeVisitor {
     fn visit_string<E>(self, v: String) -> Result<Node, E> {
         Ok(Node::Str(v))
     }
+    fn visit_bytes<E>(self, v: &[u8]) -> Result<Node, E> {
+        Ok(Node::Bytes(v.to_vec()))
+    }
+    fn visit_byte_buf<E>(self, v: Vec<u8>) -> Result<Node, E> {
+        Ok(Node::Bytes(v))
+    }
     fn visit_unit<E>(self) -> Result<Node, E> {
         Ok(Node::Null)
     }

@@ -9,11 +9,54 @@ pub mod query;
 mod tests;
 
 use crate::error::ApiError;
-use crate::node::Node;
+use crate::node::{Node, NodeDe};
 use axum::body::Body;
 use axum::http::{header, HeaderValue, Response, StatusCode};
+use serde::Deserialize;
+use std::borrow::Cow;
 
 pub const JSON_TARGET_PREFIX: &str = "GraniteServiceVersion20100801";
+
+/// A request body as its protocol delivered it: raw bytes for JSON and CBOR
+/// (operations may read them into typed inputs directly), a decoded tree for Query.
+pub enum Payload<'a> {
+    Json(&'a [u8]),
+    Cbor(&'a [u8]),
+    Query(&'a Node),
+}
+
+impl<'a> Payload<'a> {
+    /// The body as a [`Node`].
+    pub fn node(&self) -> Result<Cow<'a, Node>, ApiError> {
+        match self {
+            Payload::Json(b) => json::decode(b).map(Cow::Owned),
+            Payload::Cbor(b) => cbor::decode(b).map(Cow::Owned),
+            Payload::Query(n) => Ok(Cow::Borrowed(*n)),
+        }
+    }
+
+    /// The body as a typed input.
+    pub fn typed<T: Deserialize<'a>>(&self) -> Result<T, ApiError> {
+        match self {
+            Payload::Json(b) => {
+                let b: &'a [u8] = if b.iter().all(u8::is_ascii_whitespace) {
+                    b"{}"
+                } else {
+                    b
+                };
+                serde_json::from_slice(b).map_err(|e| {
+                    ApiError::serialization(format!("the request body is not a valid request: {e}"))
+                })
+            }
+            Payload::Cbor(b) => {
+                let b: &'a [u8] = if b.is_empty() { &[0xa0] } else { b };
+                cbor::from_slice(b)
+            }
+            Payload::Query(n) => T::deserialize(NodeDe(n))
+                .map_err(|e| ApiError::serialization(format!("the request is not valid: {e}"))),
+        }
+    }
+}
 
 /// Which protocol a request spoke.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

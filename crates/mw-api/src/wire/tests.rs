@@ -3,7 +3,7 @@
 //! decodes must run through every operation without a panic.
 
 use super::{cbor, json, query};
-use crate::fuzzing::run_operations;
+use crate::fuzzing::{run_operations, run_operations_on_bytes};
 
 struct Rng(u64);
 
@@ -58,9 +58,17 @@ fn now_secs() -> i64 {
 fn json_decoder_survives_mutations() {
     let t = now_secs();
     let seeds = [
-        format!(r#"{{"Namespace":"Fz","MetricData":[{{"MetricName":"Latency","Dimensions":[{{"Name":"S","Value":"a"}}],"Timestamp":{t},"Value":12.5,"Unit":"Milliseconds","StorageResolution":1}},{{"MetricName":"L","Values":[1.0,2.0],"Counts":[3,1]}},{{"MetricName":"B","StatisticValues":{{"SampleCount":4,"Sum":100,"Minimum":10,"Maximum":40}}}}]}}"#),
-        format!(r#"{{"MetricDataQueries":[{{"Id":"m1","MetricStat":{{"Metric":{{"Namespace":"Fz","MetricName":"Latency"}},"Period":60,"Stat":"p99"}}}},{{"Id":"e1","Expression":"FILL(m1, 0) * 2 + SUM(METRICS())"}}],"StartTime":{},"EndTime":{t},"ScanBy":"TimestampAscending","MaxDatapoints":10}}"#, t - 3600),
-        format!(r#"{{"Namespace":"Fz","MetricName":"Latency","StartTime":{},"EndTime":{t},"Period":60,"Statistics":["Sum"],"ExtendedStatistics":["p50","TM(10%:90%)"]}}"#, t - 3600),
+        format!(
+            r#"{{"Namespace":"Fz","MetricData":[{{"MetricName":"Latency","Dimensions":[{{"Name":"S","Value":"a"}}],"Timestamp":{t},"Value":12.5,"Unit":"Milliseconds","StorageResolution":1}},{{"MetricName":"L","Values":[1.0,2.0],"Counts":[3,1]}},{{"MetricName":"B","StatisticValues":{{"SampleCount":4,"Sum":100,"Minimum":10,"Maximum":40}}}}]}}"#
+        ),
+        format!(
+            r#"{{"MetricDataQueries":[{{"Id":"m1","MetricStat":{{"Metric":{{"Namespace":"Fz","MetricName":"Latency"}},"Period":60,"Stat":"p99"}}}},{{"Id":"e1","Expression":"FILL(m1, 0) * 2 + SUM(METRICS())"}}],"StartTime":{},"EndTime":{t},"ScanBy":"TimestampAscending","MaxDatapoints":10}}"#,
+            t - 3600
+        ),
+        format!(
+            r#"{{"Namespace":"Fz","MetricName":"Latency","StartTime":{},"EndTime":{t},"Period":60,"Statistics":["Sum"],"ExtendedStatistics":["p50","TM(10%:90%)"]}}"#,
+            t - 3600
+        ),
     ];
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     for _ in 0..3000 {
@@ -68,8 +76,8 @@ fn json_decoder_survives_mutations() {
         let body = mutate(&mut rng, seed);
         if let Ok(node) = json::decode(&body) {
             let _ = json::encode(&node);
-            run_operations(&node);
         }
+        run_operations_on_bytes(&body, false);
     }
 }
 
@@ -90,8 +98,8 @@ fn cbor_decoder_survives_mutations() {
         let body = mutate(&mut rng, &seeds[k]);
         if let Ok(node) = cbor::decode(&body) {
             let _ = cbor::encode(&node);
-            run_operations(&node);
         }
+        run_operations_on_bytes(&body, true);
     }
 }
 
