@@ -286,8 +286,8 @@ fn value_ok(v: f64) -> bool {
 
 impl DatumValue {
     /// The same checks as [`DatumValue::validate`] without building messages;
-    /// call `validate` for the error when this fails.
-    pub fn validate_quick(&self) -> Result<(), ()> {
+    /// call `validate` for the error when this is false.
+    pub fn is_valid(&self) -> bool {
         let ok = match self {
             DatumValue::Single(v) => value_ok(*v),
             DatumValue::Values(vs) => {
@@ -310,11 +310,7 @@ impl DatumValue {
                     && min <= max
             }
         };
-        if ok {
-            Ok(())
-        } else {
-            Err(())
-        }
+        ok
     }
 
     /// Validates the numbers; `field` is the datum's parameter prefix.

@@ -239,10 +239,12 @@ fn datum(d: DatumIn, index: usize, namespace: &str, now: i64) -> Result<Datum, A
                 p()
             )))
         }
-        Some(Ts(t)) if t > now + TWO_HOURS_MS => return Err(ApiError::invalid(format!(
+        Some(Ts(t)) if t > now + TWO_HOURS_MS => {
+            return Err(ApiError::invalid(format!(
             "The parameter {}.Timestamp must specify a time no more than two hours in the future.",
             p()
-        ))),
+        )))
+        }
         Some(Ts(t)) => t,
     };
     let resolution = match d.storage_resolution {
@@ -337,9 +339,8 @@ fn datum(d: DatumIn, index: usize, namespace: &str, now: i64) -> Result<Datum, A
             )));
         }
     };
-    if let Err(e) = value.validate_quick() {
-        // Rebuild the message with the parameter path only on failure.
-        let _ = e;
+    if !value.is_valid() {
+        // Build the message with the parameter path only on failure.
         value.validate(&p())?;
     }
     Ok(Datum {
