@@ -249,8 +249,8 @@ fn datum(d: DatumIn, index: usize, namespace: &str, now: i64) -> Result<Datum, A
     };
     let resolution = match d.storage_resolution {
         None => 60,
-        Some(Num(r)) if r == 60.0 => 60,
-        Some(Num(r)) if r == 1.0 => 1,
+        Some(Num(60.0)) => 60,
+        Some(Num(1.0)) => 1,
         Some(Num(r)) => {
             return Err(ApiError::invalid(format!(
                 "The value {r} for parameter {}.StorageResolution is invalid.",
