@@ -22,7 +22,6 @@ import signal
 import struct
 import subprocess
 import threading
-import time
 import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field

@@ -14,7 +14,6 @@ import pytest
 from botocore.exceptions import ClientError
 
 from support import (
-    CborTag,
     aligned,
     assert_client_used_protocol,
     cbor_encode,
@@ -361,15 +360,64 @@ def test_hand_made_valid_request_is_accepted(raw, protocol, shared_server, cw):
     assert pts[raw.base.t0]["Sum"] == 2.5
 
 
-MALFORMED = {
-    "json": b'{"Namespace": "x", "MetricData": [{"MetricName": ',
-    "cbor": b"\xff\xfe\xfd\x00\x13",
-    "query": b"Version=2010-08-01&Namespace=x&MetricData.member.1.MetricName=m&MetricData.member.1.Value=1",  # no Action
-}
+@pytest.mark.parametrize("value", ["NaN", "Infinity"])
+def test_validation_error_wire_shape(raw, protocol, shared_server, value):
+    """The exact error shape of section 1.6: shape name in __type, query code in the header / XML."""
+    if protocol == "json":
+        body = put_body("json", raw.base.ns, "Good", value, raw.base.t0)  # botocore sends NaN as a string
+    elif protocol == "cbor":
+        body = put_body("cbor", raw.base.ns, "Good", float(value.lower()), raw.base.t0)
+    else:
+        body = put_body("query", raw.base.ns, "Good", value, raw.base.t0)
+    resp = send(protocol, shared_server.port, "PutMetricData", body)
+    err = raw.expect_error(resp)
+    assert err.code == "InvalidParameterValue", err
+    if protocol == "query":
+        assert b"<Type>Sender</Type>" in resp.body
+    else:
+        assert err.shape == "InvalidParameterValueException", err
+        assert resp.header("x-amzn-query-error") == "InvalidParameterValue;Sender"
+    assert err.message, "errors carry a message"
+
+
+def test_body_just_under_1_mb_is_accepted(raw, protocol, shared_server, cw):
+    """Control for the size limit: a valid body a little under 1 MB is stored."""
+    pad = 1000
+    body = raw.body(datums=1000, pad_per_datum=pad)
+    while len(body) > 990_000:
+        pad -= 25
+        body = raw.body(datums=1000, pad_per_datum=pad)
+    assert len(body) > 900_000
+    resp = send(protocol, shared_server.port, "PutMetricData", body)
+    assert resp.status == 200, resp.body[:300]
+    metrics = [m for m in list_all_metrics(cw, Namespace=raw.base.ns) if m["MetricName"] == "Good"]
+    assert len(metrics) == 1
+    dp = datapoints_by_time(
+        cw.get_metric_statistics(
+            Namespace=raw.base.ns,
+            MetricName="Good",
+            Dimensions=metrics[0]["Dimensions"],
+            StartTime=dt(raw.base.t0),
+            EndTime=dt(raw.base.t0 + 60),
+            Period=60,
+            Statistics=["SampleCount"],
+        )
+    )[raw.base.t0]
+    assert dp["SampleCount"] == 1000
+
+
+def malformed(raw) -> bytes:
+    """A body the protocol's decoder must refuse; were it read leniently it would store a datum."""
+    good = raw.body()
+    if raw.protocol == "json":
+        return good[:-3]  # unterminated JSON
+    if raw.protocol == "cbor":
+        return b"\xff\xfe\xfd" + good  # break codes where an item must start
+    return good.replace(b"Action=PutMetricData&", b"")  # form body without Action
 
 
 def test_malformed_body_is_rejected_in_protocol_shape(raw, protocol, shared_server):
-    raw.expect_error(send(protocol, shared_server.port, "PutMetricData", MALFORMED[protocol]))
+    raw.expect_error(send(protocol, shared_server.port, "PutMetricData", malformed(raw)))
 
 
 @pytest.mark.parametrize("protocol", ["cbor"])

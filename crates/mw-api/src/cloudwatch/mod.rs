@@ -5,7 +5,7 @@ mod common;
 mod get_metric_data;
 mod get_metric_statistics;
 mod list_metrics;
-mod put_metric_data;
+pub mod put_metric_data;
 
 use crate::error::{ApiError, Code};
 use crate::node::Node;

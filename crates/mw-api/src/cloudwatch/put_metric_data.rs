@@ -23,7 +23,7 @@ const TWO_HOURS_MS: i64 = 2 * 3_600_000;
 #[serde(rename_all = "PascalCase")]
 struct PutInput<'a> {
     #[serde(borrow, default)]
-    namespace: Option<Cow<'a, str>>,
+    namespace: Option<Text<'a>>,
     #[serde(borrow, default)]
     metric_data: Option<Vec<DatumIn<'a>>>,
     #[serde(borrow, default)]
@@ -41,7 +41,7 @@ struct EntityIn<'a> {
 #[serde(rename_all = "PascalCase")]
 struct DatumIn<'a> {
     #[serde(borrow, default)]
-    metric_name: Option<Cow<'a, str>>,
+    metric_name: Option<Text<'a>>,
     #[serde(borrow, default)]
     dimensions: Option<Vec<DimIn<'a>>>,
     #[serde(default)]
@@ -55,7 +55,7 @@ struct DatumIn<'a> {
     #[serde(default)]
     statistic_values: Option<StatsIn>,
     #[serde(borrow, default)]
-    unit: Option<Cow<'a, str>>,
+    unit: Option<Text<'a>>,
     #[serde(default)]
     storage_resolution: Option<Num>,
 }
@@ -64,9 +64,9 @@ struct DatumIn<'a> {
 #[serde(rename_all = "PascalCase")]
 struct DimIn<'a> {
     #[serde(borrow, default)]
-    name: Option<Cow<'a, str>>,
+    name: Option<Text<'a>>,
     #[serde(borrow, default)]
-    value: Option<Cow<'a, str>>,
+    value: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -80,6 +80,39 @@ struct StatsIn {
     minimum: Option<Num>,
     #[serde(default)]
     maximum: Option<Num>,
+}
+
+/// A string borrowed from the request body when the format allows (serde's own
+/// `Cow<str>` impl always copies inside an `Option`).
+struct Text<'a>(Cow<'a, str>);
+
+impl std::ops::Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Text<'a>, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Text<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Text<'de>, E> {
+                Ok(Text(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(V)
+    }
 }
 
 /// A double as JSON/CBOR numbers, botocore's "NaN"/"Infinity" strings, or a
@@ -164,6 +197,20 @@ impl<'de> Deserialize<'de> for Ts {
 }
 
 pub fn run(api: &Api, payload: &Payload) -> Result<(), ApiError> {
+    let data = parse(payload)?;
+    api.store.put(&data)?;
+    Ok(())
+}
+
+/// Decodes the typed input only (no validation); the number of datums. For
+/// benchmarks.
+pub fn decode_only(payload: &Payload) -> Result<usize, ApiError> {
+    let input: PutInput = payload.typed()?;
+    Ok(input.metric_data.map_or(0, |d| d.len()))
+}
+
+/// Reads and validates a PutMetricData request into datums ready to store.
+pub fn parse(payload: &Payload) -> Result<Vec<Datum>, ApiError> {
     let input: PutInput = payload.typed()?;
     let namespace = input
         .namespace
@@ -194,8 +241,7 @@ pub fn run(api: &Api, payload: &Payload) -> Result<(), ApiError> {
     for (i, d) in items.into_iter().enumerate() {
         data.push(datum(d, i + 1, &namespace, now)?);
     }
-    api.store.put(&data)?;
-    Ok(())
+    Ok(data)
 }
 
 fn datum(d: DatumIn, index: usize, namespace: &str, now: i64) -> Result<Datum, ApiError> {
@@ -223,8 +269,8 @@ fn datum(d: DatumIn, index: usize, namespace: &str, now: i64) -> Result<Datum, A
                     ))
                 };
                 dims.push(Dimension {
-                    name: dim.name.ok_or_else(|| missing("Name"))?.into_owned(),
-                    value: dim.value.ok_or_else(|| missing("Value"))?.into_owned(),
+                    name: dim.name.ok_or_else(|| missing("Name"))?.0.into_owned(),
+                    value: dim.value.ok_or_else(|| missing("Value"))?.0.into_owned(),
                 });
             }
             dims
