@@ -196,6 +196,19 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[idx]
 }
 
+/// CPU seconds (user + system) this process has used so far, from
+/// /proc/self/stat (Linux; USER_HZ = 100). None elsewhere.
+fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the parenthesised command name; utime and stime are the
+    // 14th and 15th fields overall, i.e. the 12th and 13th after ")".
+    let rest = stat.rsplit_once(')')?.1;
+    let mut f = rest.split_whitespace().skip(11);
+    let utime: f64 = f.next()?.parse().ok()?;
+    let stime: f64 = f.next()?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
@@ -337,7 +350,9 @@ async fn run_put(
             .await
             .context("warm-up")?;
     }
+    let cpu0 = cpu_seconds();
     let stats = drive(addr, Arc::new(requests), common.concurrency, false).await?;
+    let client_cpu = cpu_seconds().zip(cpu0).map(|(b, a)| round3(b - a));
     let datapoints = batches * batch_size;
     let out = serde_json::json!({
         "mode": "put",
@@ -358,6 +373,7 @@ async fn run_put(
         "request_p99_ms": round3(percentile(&stats.latencies_ms, 0.99)),
         "encode_seconds": round3(encode_s),
         "warmup_requests": common.warmup_requests,
+        "client_cpu_seconds": client_cpu,
     });
     println!("{out}");
     Ok(())

@@ -16,7 +16,7 @@ pub mod time;
 
 pub use error::{ErrorKind, ModelError};
 pub use metric::{
-    validate_namespace, Datum, DatumValue, Dimension, MetricKey, Unit, MAX_DIMENSIONS,
-    MAX_VALUES_PER_DATUM,
+    check_identity, validate_namespace, Datum, DatumRef, DatumValue, Dimension, MetricKey, Unit,
+    MAX_DIMENSIONS, MAX_VALUES_PER_DATUM,
 };
 pub use stat::{Bound, Statistic, TrimKind};

@@ -156,41 +156,32 @@ impl MetricKey {
     pub fn new_lazy(
         namespace: &str,
         name: &str,
-        mut dimensions: Vec<Dimension>,
+        dimensions: Vec<Dimension>,
         field: &dyn Fn() -> String,
     ) -> Result<MetricKey, ModelError> {
         validate_namespace(namespace)?;
-        check_text(name, 255, &|| format!("{}.MetricName", field()))?;
-        if dimensions.len() > MAX_DIMENSIONS {
-            return Err(ModelError::invalid(format!(
-                "The collection {}.Dimensions must not have a size greater than {MAX_DIMENSIONS}.",
-                field()
-            )));
-        }
-        for (i, d) in dimensions.iter().enumerate() {
-            let f = || format!("{}.Dimensions.member.{}", field(), i + 1);
-            check_text(&d.name, 255, &|| format!("{}.Name", f()))?;
-            if d.name.starts_with(':') {
-                return Err(ModelError::invalid(format!(
-                    "The value {} for parameter {}.Name is invalid.",
-                    d.name,
-                    f()
-                )));
-            }
-            check_text(&d.value, 1024, &|| format!("{}.Value", f()))?;
-        }
-        dimensions.sort_unstable();
-        if dimensions.windows(2).any(|w| w[0].name == w[1].name) {
-            return Err(ModelError::invalid(format!(
-                "The collection {}.Dimensions must not contain duplicate dimension names.",
-                field()
-            )));
-        }
-        Ok(MetricKey {
-            namespace: namespace.to_string(),
-            name: name.to_string(),
+        let mut view: Vec<(&str, &str)> = dimensions
+            .iter()
+            .map(|d| (d.name.as_str(), d.value.as_str()))
+            .collect();
+        check_identity(name, &mut view, field)?;
+        Ok(MetricKey::from_parts(
+            namespace.to_string(),
+            name.to_string(),
             dimensions,
-        })
+        ))
+    }
+
+    /// True when this key is `namespace`/`name` with exactly `dims` (sorted by name).
+    pub fn matches(&self, namespace: &str, name: &str, dims: &[(&str, &str)]) -> bool {
+        self.namespace == namespace
+            && self.name == name
+            && self.dimensions.len() == dims.len()
+            && self
+                .dimensions
+                .iter()
+                .zip(dims)
+                .all(|(d, (n, v))| d.name == *n && d.value == *v)
     }
 
     /// Builds a key from trusted (already validated, e.g. stored) parts.
@@ -212,6 +203,93 @@ impl MetricKey {
             .iter()
             .find(|d| d.name == name)
             .map(|d| d.value.as_str())
+    }
+}
+
+/// Validates a metric name and dimension list (the key minus its namespace) and
+/// sorts the dimensions by name; `field` prefixes parameter names in errors and is
+/// only called when there is one.
+pub fn check_identity(
+    name: &str,
+    dims: &mut [(&str, &str)],
+    field: &dyn Fn() -> String,
+) -> Result<(), ModelError> {
+    check_text(name, 255, &|| format!("{}.MetricName", field()))?;
+    if dims.len() > MAX_DIMENSIONS {
+        return Err(ModelError::invalid(format!(
+            "The collection {}.Dimensions must not have a size greater than {MAX_DIMENSIONS}.",
+            field()
+        )));
+    }
+    for (i, (n, v)) in dims.iter().enumerate() {
+        let f = || format!("{}.Dimensions.member.{}", field(), i + 1);
+        check_text(n, 255, &|| format!("{}.Name", f()))?;
+        if n.starts_with(':') {
+            return Err(ModelError::invalid(format!(
+                "The value {n} for parameter {}.Name is invalid.",
+                f()
+            )));
+        }
+        check_text(v, 1024, &|| format!("{}.Value", f()))?;
+    }
+    dims.sort_unstable();
+    if dims.windows(2).any(|w| w[0].0 == w[1].0) {
+        return Err(ModelError::invalid(format!(
+            "The collection {}.Dimensions must not contain duplicate dimension names.",
+            field()
+        )));
+    }
+    Ok(())
+}
+
+/// A validated datum whose metric identity borrows from the request it came in:
+/// the ingest path resolves it to a stored series without copying strings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatumRef<'a> {
+    pub namespace: &'a str,
+    pub name: &'a str,
+    /// Sorted by name, names unique.
+    pub dims: Vec<(&'a str, &'a str)>,
+    pub unit: Unit,
+    /// Epoch milliseconds.
+    pub timestamp_ms: i64,
+    /// 1 (high resolution) or 60.
+    pub resolution: u32,
+    pub value: DatumValue,
+}
+
+impl<'a> DatumRef<'a> {
+    /// Borrows an owned datum.
+    pub fn of(d: &'a Datum) -> DatumRef<'a> {
+        DatumRef {
+            namespace: &d.key.namespace,
+            name: &d.key.name,
+            dims: d
+                .key
+                .dimensions()
+                .iter()
+                .map(|x| (x.name.as_str(), x.value.as_str()))
+                .collect(),
+            unit: d.unit,
+            timestamp_ms: d.timestamp_ms,
+            resolution: d.resolution,
+            value: d.value.clone(),
+        }
+    }
+
+    /// The owned metric identity.
+    pub fn key(&self) -> MetricKey {
+        MetricKey::from_parts(
+            self.namespace.to_string(),
+            self.name.to_string(),
+            self.dims
+                .iter()
+                .map(|(n, v)| Dimension {
+                    name: n.to_string(),
+                    value: v.to_string(),
+                })
+                .collect(),
+        )
     }
 }
 

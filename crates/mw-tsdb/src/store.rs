@@ -7,7 +7,7 @@
 use crate::agg::Aggregate;
 use crate::error::{Error, Result};
 use crate::wal::{self, SyncMode, Wal};
-use mw_model::{Datum, DatumValue, Dimension, MetricKey, Unit};
+use mw_model::{Datum, DatumRef, DatumValue, Dimension, MetricKey, Unit};
 use parking_lot::{Mutex, RwLock};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::{BTreeMap, HashMap};
@@ -51,6 +51,8 @@ pub struct SeriesInfo {
 pub trait MetricBackend: Send + Sync {
     /// Stores a validated batch atomically: all of it or nothing.
     fn put(&self, data: &[Datum]) -> Result<()>;
+    /// The same for datums that borrow their identity from a request.
+    fn put_batch(&self, data: &[DatumRef]) -> Result<()>;
     /// Every series of the catalog.
     fn series(&self) -> Vec<Arc<SeriesInfo>>;
     /// The series of one metric, in every unit (or only `unit`).
@@ -165,16 +167,62 @@ impl Head {
 }
 
 struct Catalog {
-    /// Metric → the series of each unit it was written in.
-    ids: HashMap<MetricKey, Vec<(Unit, u32)>, FxBuild>,
+    /// Hash of (namespace, name, dimensions) → the series with that identity
+    /// (one per unit, plus any hash collisions), so borrowed request data can be
+    /// resolved without building an owned key.
+    by_hash: HashMap<u64, Vec<u32>, FxBuild>,
     series: Vec<Arc<SeriesInfo>>,
 }
 
+fn identity_hash<'a>(
+    namespace: &str,
+    name: &str,
+    dims: impl Iterator<Item = (&'a str, &'a str)>,
+) -> u64 {
+    use std::hash::Hasher;
+    let mut h = FxHasher::default();
+    h.write(namespace.as_bytes());
+    h.write_u8(0xff);
+    h.write(name.as_bytes());
+    for (n, v) in dims {
+        h.write_u8(0xfe);
+        h.write(n.as_bytes());
+        h.write_u8(0xfd);
+        h.write(v.as_bytes());
+    }
+    h.finish()
+}
+
+fn key_hash(key: &MetricKey) -> u64 {
+    identity_hash(
+        &key.namespace,
+        &key.name,
+        key.dimensions()
+            .iter()
+            .map(|d| (d.name.as_str(), d.value.as_str())),
+    )
+}
+
 impl Catalog {
-    fn id(&self, key: &MetricKey, unit: Unit) -> Option<u32> {
-        self.ids
-            .get(key)
-            .and_then(|units| units.iter().find(|(u, _)| *u == unit).map(|(_, id)| *id))
+    /// The series of `d`'s identity and unit, if it exists.
+    fn id_of(&self, d: &DatumRef, hash: u64) -> Option<u32> {
+        self.by_hash.get(&hash)?.iter().copied().find(|id| {
+            let s = &self.series[*id as usize];
+            s.unit == d.unit && s.key.matches(d.namespace, d.name, &d.dims)
+        })
+    }
+
+    /// Every series of `key`, in any unit.
+    fn ids_of(&self, key: &MetricKey) -> Vec<u32> {
+        self.by_hash
+            .get(&key_hash(key))
+            .map(|ids| {
+                ids.iter()
+                    .copied()
+                    .filter(|id| self.series[*id as usize].key == *key)
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 
@@ -323,7 +371,7 @@ struct LoggedSeries {
     unit: Unit,
 }
 
-fn encode_batch(new: &[Arc<SeriesInfo>], data: &[Datum], ids: &[u32]) -> Vec<u8> {
+fn encode_batch(new: &[Arc<SeriesInfo>], data: &[DatumRef], ids: &[u32]) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + data.len() * 32);
     out.push(1u8);
     out.extend_from_slice(&(new.len() as u32).to_le_bytes());
@@ -447,7 +495,7 @@ impl MetricStore {
         reader.execute_batch("PRAGMA query_only=ON;")?;
 
         let mut catalog = Catalog {
-            ids: HashMap::default(),
+            by_hash: HashMap::default(),
             series: Vec::new(),
         };
         {
@@ -490,7 +538,11 @@ impl MetricStore {
             wal::replay(&wal_dir, seq, |payload| {
                 let (series, data) = decode_batch(payload)?;
                 for s in series {
-                    if catalog.id(&s.key, s.unit).is_none() {
+                    let exists = catalog
+                        .ids_of(&s.key)
+                        .iter()
+                        .any(|id| catalog.series[*id as usize].unit == s.unit);
+                    if !exists {
                         insert_series(&mut catalog, s.id, s.key, s.unit, i64::MIN, 0);
                         unsaved.push(s.id);
                     }
@@ -528,32 +580,45 @@ impl MetricStore {
 
     /// Looks up or creates the series of each datum; creates none if the batch
     /// would pass the cardinality bound.
-    fn resolve(&self, data: &[Datum]) -> Result<(Vec<u32>, Vec<Arc<SeriesInfo>>)> {
+    fn resolve(&self, data: &[DatumRef]) -> Result<(Vec<u32>, Vec<Arc<SeriesInfo>>)> {
+        let hashes: Vec<u64> = data
+            .iter()
+            .map(|d| identity_hash(d.namespace, d.name, d.dims.iter().copied()))
+            .collect();
         let mut ids = Vec::with_capacity(data.len());
-        let mut missing = false;
         {
             let cat = self.catalog.read();
-            for d in data {
-                match cat.id(&d.key, d.unit) {
+            for (d, h) in data.iter().zip(&hashes) {
+                match cat.id_of(d, *h) {
                     Some(id) => ids.push(id),
-                    None => {
-                        missing = true;
-                        break;
-                    }
+                    None => break,
                 }
             }
         }
-        if !missing {
+        if ids.len() == data.len() {
             return Ok((ids, Vec::new()));
         }
         let mut cat = self.catalog.write();
-        let mut fresh: std::collections::HashSet<(&MetricKey, Unit)> = Default::default();
-        for d in data {
-            if cat.id(&d.key, d.unit).is_none() {
-                fresh.insert((&d.key, d.unit));
+        let mut fresh = 0usize;
+        {
+            let mut seen: HashMap<u64, Vec<usize>, FxBuild> = HashMap::default();
+            for (i, (d, h)) in data.iter().zip(&hashes).enumerate() {
+                if cat.id_of(d, *h).is_some() {
+                    continue;
+                }
+                let same = seen.entry(*h).or_default();
+                if !same.iter().any(|j| {
+                    data[*j].unit == d.unit
+                        && data[*j].namespace == d.namespace
+                        && data[*j].name == d.name
+                        && data[*j].dims == d.dims
+                }) {
+                    same.push(i);
+                    fresh += 1;
+                }
             }
         }
-        if cat.series.len() + fresh.len() > self.cfg.max_series {
+        if cat.series.len() + fresh > self.cfg.max_series {
             return Err(Error::LimitExceeded(format!(
                 "the store holds at most {} series",
                 self.cfg.max_series
@@ -561,12 +626,12 @@ impl MetricStore {
         }
         ids.clear();
         let mut new = Vec::new();
-        for d in data {
-            let id = match cat.id(&d.key, d.unit) {
+        for (d, h) in data.iter().zip(&hashes) {
+            let id = match cat.id_of(d, *h) {
                 Some(id) => id,
                 None => {
                     let id = cat.series.len() as u32;
-                    insert_series(&mut cat, id, d.key.clone(), d.unit, i64::MIN, 0);
+                    insert_series(&mut cat, id, d.key(), d.unit, i64::MIN, 0);
                     new.push(cat.series[id as usize].clone());
                     id
                 }
@@ -785,13 +850,19 @@ fn insert_series(
     } else {
         cat.series[idx] = info;
     }
-    let units = cat.ids.entry(key).or_default();
-    units.retain(|(u, _)| *u != unit);
-    units.push((unit, id));
+    let ids = cat.by_hash.entry(key_hash(&key)).or_default();
+    if !ids.contains(&id) {
+        ids.push(id);
+    }
 }
 
 impl MetricBackend for MetricStore {
     fn put(&self, data: &[Datum]) -> Result<()> {
+        let refs: Vec<DatumRef> = data.iter().map(DatumRef::of).collect();
+        self.put_batch(&refs)
+    }
+
+    fn put_batch(&self, data: &[DatumRef]) -> Result<()> {
         if data.is_empty() {
             return Ok(());
         }
@@ -832,16 +903,10 @@ impl MetricBackend for MetricStore {
 
     fn find(&self, key: &MetricKey, unit: Option<Unit>) -> Vec<Arc<SeriesInfo>> {
         let cat = self.catalog.read();
-        let ids: Vec<u32> = match unit {
-            Some(u) => cat.id(key, u).into_iter().collect(),
-            None => cat
-                .ids
-                .get(key)
-                .map(|units| units.iter().map(|(_, id)| *id).collect())
-                .unwrap_or_default(),
-        };
-        ids.into_iter()
-            .filter_map(|id| cat.series.get(id as usize).cloned())
+        cat.ids_of(key)
+            .into_iter()
+            .map(|id| cat.series[id as usize].clone())
+            .filter(|s| unit.is_none_or(|u| s.unit == u))
             .collect()
     }
 

@@ -8,7 +8,7 @@
 use crate::error::{ApiError, Code};
 use crate::wire::Payload;
 use crate::Api;
-use mw_model::{Datum, DatumValue, Dimension, MetricKey, Unit};
+use mw_model::{DatumRef, DatumValue, Unit};
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use std::borrow::Cow;
@@ -197,9 +197,7 @@ impl<'de> Deserialize<'de> for Ts {
 }
 
 pub fn run(api: &Api, payload: &Payload) -> Result<(), ApiError> {
-    let data = parse(payload)?;
-    api.store.put(&data)?;
-    Ok(())
+    with_batch(payload, |batch| Ok(api.store.put_batch(batch)?))
 }
 
 /// Decodes the typed input only (no validation); the number of datums. For
@@ -209,8 +207,12 @@ pub fn decode_only(payload: &Payload) -> Result<usize, ApiError> {
     Ok(input.metric_data.map_or(0, |d| d.len()))
 }
 
-/// Reads and validates a PutMetricData request into datums ready to store.
-pub fn parse(payload: &Payload) -> Result<Vec<Datum>, ApiError> {
+/// Reads and validates a PutMetricData request and hands the batch, still
+/// borrowing from the request body, to `f`.
+pub fn with_batch<R>(
+    payload: &Payload,
+    f: impl FnOnce(&[DatumRef]) -> Result<R, ApiError>,
+) -> Result<R, ApiError> {
     let input: PutInput = payload.typed()?;
     let namespace = input
         .namespace
@@ -238,45 +240,47 @@ pub fn parse(payload: &Payload) -> Result<Vec<Datum>, ApiError> {
     }
     let now = mw_model::time::now_ms();
     let mut data = Vec::with_capacity(items.len());
-    for (i, d) in items.into_iter().enumerate() {
+    for (i, d) in items.iter().enumerate() {
         data.push(datum(d, i + 1, &namespace, now)?);
     }
-    Ok(data)
+    f(&data)
 }
 
-fn datum(d: DatumIn, index: usize, namespace: &str, now: i64) -> Result<Datum, ApiError> {
+fn datum<'x>(
+    d: &'x DatumIn<'_>,
+    index: usize,
+    namespace: &'x str,
+    now: i64,
+) -> Result<DatumRef<'x>, ApiError> {
     let p = || format!("MetricData.member.{index}");
-    let name = d.metric_name.ok_or_else(|| {
+    let name: &str = d.metric_name.as_deref().ok_or_else(|| {
         ApiError::missing(format!("The parameter {}.MetricName is required.", p()))
     })?;
-    let dims = match d.dimensions {
-        None => Vec::new(),
-        Some(list) => {
-            if list.len() > mw_model::MAX_DIMENSIONS {
-                return Err(ApiError::invalid(format!(
-                    "The collection {}.Dimensions must not have a size greater than {}.",
-                    p(),
-                    mw_model::MAX_DIMENSIONS
-                )));
-            }
-            let mut dims = Vec::with_capacity(list.len());
-            for (j, dim) in list.into_iter().enumerate() {
-                let missing = |what: &str| {
-                    ApiError::missing(format!(
-                        "The parameter {}.Dimensions.member.{}.{what} is required.",
-                        p(),
-                        j + 1
-                    ))
-                };
-                dims.push(Dimension {
-                    name: dim.name.ok_or_else(|| missing("Name"))?.0.into_owned(),
-                    value: dim.value.ok_or_else(|| missing("Value"))?.0.into_owned(),
-                });
-            }
-            dims
+    let mut dims: Vec<(&str, &str)> = Vec::new();
+    if let Some(list) = &d.dimensions {
+        if list.len() > mw_model::MAX_DIMENSIONS {
+            return Err(ApiError::invalid(format!(
+                "The collection {}.Dimensions must not have a size greater than {}.",
+                p(),
+                mw_model::MAX_DIMENSIONS
+            )));
         }
-    };
-    let key = MetricKey::new_lazy(namespace, &name, dims, &p)?;
+        dims.reserve(list.len());
+        for (j, dim) in list.iter().enumerate() {
+            let missing = |what: &str| {
+                ApiError::missing(format!(
+                    "The parameter {}.Dimensions.member.{}.{what} is required.",
+                    p(),
+                    j + 1
+                ))
+            };
+            dims.push((
+                dim.name.as_deref().ok_or_else(|| missing("Name"))?,
+                dim.value.as_deref().ok_or_else(|| missing("Value"))?,
+            ));
+        }
+    }
+    mw_model::check_identity(name, &mut dims, &p)?;
     let timestamp_ms = match d.timestamp {
         None => now,
         Some(Ts(t)) if t < now - TWO_WEEKS_MS => {
@@ -304,9 +308,9 @@ fn datum(d: DatumIn, index: usize, namespace: &str, now: i64) -> Result<Datum, A
             )))
         }
     };
-    let unit = match d.unit {
+    let unit = match &d.unit {
         None => Unit::None,
-        Some(u) => Unit::parse(&u, &format!("{}.Unit", p()))?,
+        Some(u) => Unit::parse(u, &format!("{}.Unit", p()))?,
     };
     let combo = |a: &str, b: &str| {
         let p = p();
@@ -315,7 +319,7 @@ fn datum(d: DatumIn, index: usize, namespace: &str, now: i64) -> Result<Datum, A
             format!("The parameters {p}.{a} and {p}.{b} are mutually exclusive and you have specified both."),
         )
     };
-    let value = match (d.value, d.values, d.statistic_values) {
+    let value = match (d.value, &d.values, &d.statistic_values) {
         (Some(_), Some(_), _) => {
             let p = p();
             return Err(ApiError::invalid(format!(
@@ -332,8 +336,8 @@ fn datum(d: DatumIn, index: usize, namespace: &str, now: i64) -> Result<Datum, A
         }
         (Some(Num(v)), None, None) => DatumValue::Single(v),
         (None, Some(values), None) => {
-            let counts: Vec<f64> = match d.counts {
-                Some(c) => c.into_iter().map(|n| n.0).collect(),
+            let counts: Vec<f64> = match &d.counts {
+                Some(c) => c.iter().map(|n| n.0).collect(),
                 None => vec![1.0; values.len()],
             };
             if values.len() != counts.len() {
@@ -348,7 +352,7 @@ fn datum(d: DatumIn, index: usize, namespace: &str, now: i64) -> Result<Datum, A
                     p()
                 )));
             }
-            let mut pairs: Vec<(f64, f64)> = values.into_iter().map(|n| n.0).zip(counts).collect();
+            let mut pairs: Vec<(f64, f64)> = values.iter().map(|n| n.0).zip(counts).collect();
             // Checked before merging duplicates, so errors name what was sent.
             DatumValue::Values(pairs.clone()).validate(&p())?;
             pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -389,8 +393,10 @@ fn datum(d: DatumIn, index: usize, namespace: &str, now: i64) -> Result<Datum, A
         // Build the message with the parameter path only on failure.
         value.validate(&p())?;
     }
-    Ok(Datum {
-        key,
+    Ok(DatumRef {
+        namespace,
+        name,
+        dims,
         unit,
         timestamp_ms,
         resolution,

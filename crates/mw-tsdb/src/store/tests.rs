@@ -186,7 +186,8 @@ fn log_records_round_trip() {
         last_timestamp_ms: AtomicI64::new(0),
         last_ingest_ms: AtomicI64::new(0),
     });
-    let rec = encode_batch(&[info], &d, &[0, 0, 0]);
+    let refs: Vec<DatumRef> = d.iter().map(DatumRef::of).collect();
+    let rec = encode_batch(&[info], &refs, &[0, 0, 0]);
     let (series, data) = decode_batch(&rec).unwrap();
     assert_eq!(series.len(), 1);
     assert_eq!(series[0].key, key("x", "api"));
