@@ -163,7 +163,7 @@ fn maintenance_rolls_up_old_minutes_and_expires_old_data() {
 
 #[test]
 fn log_records_round_trip() {
-    let d = vec![
+    let d = [
         datum("x", T0, 1.5),
         Datum {
             value: DatumValue::Values(vec![(1.0, 2.0), (3.0, 4.0)]),
