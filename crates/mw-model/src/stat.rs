@@ -1,5 +1,6 @@
 //! Statistics a query can ask for: the five basic ones and the extended family
-//! (`p99`, `tm90`, `TM(10%:90%)`, `WM(...)`, `TC(...)`, `TS(...)`, `PR(...)`, `IQM`).
+//! (`p99`, `tm90`, `TM(10%:90%)`, `WM(...)`, `TC(...)`, `TS(...)`, `PR(...)`, `pr300`
+//! (= `PR(:300)`), `IQM`).
 
 use crate::ModelError;
 
@@ -91,6 +92,15 @@ impl Statistic {
         }
         if s.len() > 64 {
             return Err(bad(s));
+        }
+        // `prNN`: the share of values at or below NN (PR(:NN)).
+        if let Some(rest) = s.strip_prefix("pr") {
+            let v = parse_number(rest).ok_or_else(|| bad(s))?;
+            return Ok(Statistic::Trim {
+                kind: TrimKind::Rank,
+                lower: None,
+                upper: Some(Bound::Absolute(v)),
+            });
         }
         // Lowercase single-number forms: p99, tm90, wm99.5, tc90, ts90.
         for (prefix, kind) in [
@@ -226,6 +236,14 @@ mod tests {
             }
         ));
         assert!(Statistic::parse("WM(5%:)").is_ok());
+        assert_eq!(
+            Statistic::parse("pr300").unwrap(),
+            Statistic::Trim {
+                kind: TrimKind::Rank,
+                lower: None,
+                upper: Some(Bound::Absolute(300.0))
+            }
+        );
         assert!(Statistic::parse("ts50").is_ok());
         assert!(Statistic::parse("wm90").is_ok());
         assert!(Statistic::parse("Sum").unwrap().is_basic());
