@@ -21,6 +21,8 @@ pub enum Error {
     Sqlite(#[from] rusqlite::Error),
     #[error("{0}")]
     Internal(String),
+    #[error(transparent)]
+    Wal(#[from] mw_wal::Error),
 }
 
 impl Error {
@@ -28,7 +30,7 @@ impl Error {
         match self {
             Error::InvalidParameter(_) => ErrorKind::InvalidParameter,
             Error::LimitExceeded(_) => ErrorKind::LimitExceeded,
-            Error::Io(_) | Error::Sqlite(_) | Error::Internal(_) => ErrorKind::Internal,
+            Error::Io(_) | Error::Sqlite(_) | Error::Internal(_) | Error::Wal(_) => ErrorKind::Internal,
         }
     }
 }

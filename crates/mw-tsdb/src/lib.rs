@@ -5,7 +5,7 @@
 //! 60 s, 300 s, 3600 s), each an [`Aggregate`]: exact SampleCount / Sum / Minimum /
 //! Maximum plus a mergeable quantile [`Sketch`] for percentile statistics.
 //!
-//! Write path: [`MetricStore::put`] logs the batch to the write-ahead log ([`wal`])
+//! Write path: [`MetricStore::put`] logs the batch to the write-ahead log (`mw_wal`)
 //! and folds it into the in-memory head; only then does the caller acknowledge.
 //! [`MetricStore::checkpoint`] moves the head into SQLite (catalog and bucket
 //! tables) and drops the log files it covers. [`MetricStore::maintain`] rolls
@@ -24,10 +24,9 @@ mod error;
 pub mod query;
 pub mod sketch;
 mod store;
-pub mod wal;
 
 pub use agg::Aggregate;
 pub use error::{Error, ErrorKind, Result};
 pub use sketch::Sketch;
 pub use store::{MetricBackend, MetricStore, SeriesInfo, StoreConfig};
-pub use wal::SyncMode;
+pub use mw_wal::SyncMode;

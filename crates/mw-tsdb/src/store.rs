@@ -6,7 +6,7 @@
 
 use crate::agg::Aggregate;
 use crate::error::{Error, Result};
-use crate::wal::{self, SyncMode, Wal};
+use mw_wal::{self as wal, SyncMode, Wal};
 use mw_model::{Datum, DatumRef, DatumValue, Dimension, MetricKey, Unit};
 use parking_lot::{Mutex, RwLock};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -535,7 +535,7 @@ impl MetricStore {
         let files = wal::list(&wal_dir)?;
         let mut replayed = 0usize;
         for seq in files.iter().copied().filter(|s| *s > applied) {
-            wal::replay(&wal_dir, seq, |payload| {
+            wal::replay(&wal_dir, seq, |payload| -> Result<()> {
                 let (series, data) = decode_batch(payload)?;
                 for s in series {
                     let exists = catalog

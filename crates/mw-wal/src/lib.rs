@@ -1,5 +1,5 @@
-//! The write-ahead log: every acknowledged batch is in it before the caller hears
-//! back, so a `kill -9` loses nothing.
+//! The write-ahead log shared by the stores: every acknowledged batch is in it
+//! before the caller hears back, so a `kill -9` loses nothing.
 //!
 //! Files are `wal/<seq:016>.log`, each a run of frames
 //! `[len: u32 LE][crc32(payload): u32 LE][payload]` (format in
@@ -11,7 +11,29 @@
 //! no flush running writes every pending frame and `fdatasync`s once for all of
 //! them, while the others wait for their frame to be covered.
 
-use crate::error::{Error, Result};
+/// Failures of the write-ahead log.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("write-ahead log i/o failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// What kind of failure an [`Error`] is (all are internal to the server).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    Internal,
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::Internal
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
 use parking_lot::{Condvar, Mutex};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -70,10 +92,16 @@ pub fn list(dir: &Path) -> Result<Vec<u64>> {
 }
 
 /// Calls `f` with each intact frame payload of log `seq`; truncates a torn tail.
-pub fn replay(dir: &Path, seq: u64, mut f: impl FnMut(&[u8]) -> Result<()>) -> Result<()> {
+pub fn replay<E: From<Error>>(
+    dir: &Path,
+    seq: u64,
+    mut f: impl FnMut(&[u8]) -> Result<(), E>,
+) -> Result<(), E> {
     let path = file_name(dir, seq);
     let mut data = Vec::new();
-    File::open(&path)?.read_to_end(&mut data)?;
+    File::open(&path)
+        .and_then(|mut f| f.read_to_end(&mut data))
+        .map_err(Error::Io)?;
     let mut pos = 0usize;
     while pos + 8 <= data.len() {
         let len = u32::from_le_bytes(data[pos..pos + 4].try_into().expect("4 bytes")) as usize;
@@ -90,9 +118,14 @@ pub fn replay(dir: &Path, seq: u64, mut f: impl FnMut(&[u8]) -> Result<()>) -> R
     }
     if pos < data.len() {
         tracing::warn!(file = %path.display(), valid = pos, len = data.len(), "truncating torn write-ahead log tail");
-        let file = OpenOptions::new().write(true).open(&path)?;
-        file.set_len(pos as u64)?;
-        file.sync_all()?;
+        OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .and_then(|file| {
+                file.set_len(pos as u64)?;
+                file.sync_all()
+            })
+            .map_err(Error::Io)?;
     }
     Ok(())
 }
@@ -129,7 +162,7 @@ impl Wal {
     pub fn append(&self, payload: &[u8]) -> Result<()> {
         let mut st = self.state.lock();
         if let Some(e) = &st.failed {
-            return Err(Error::Internal(format!(
+            return Err(Error::Failed(format!(
                 "write-ahead log failed earlier: {e}"
             )));
         }
@@ -157,7 +190,7 @@ impl Wal {
                 return Ok(());
             }
             if let Some(e) = &st.failed {
-                return Err(Error::Internal(format!(
+                return Err(Error::Failed(format!(
                     "write-ahead log write failed: {e}"
                 )));
             }
@@ -294,7 +327,7 @@ mod tests {
             .unwrap();
         f.write_all(&[9, 0, 0, 0, 1, 2]).unwrap();
         let mut got = Vec::new();
-        replay(&dir, 1, |p| {
+        replay(&dir, 1, |p| -> Result<()> {
             got.push(p.to_vec());
             Ok(())
         })
@@ -304,7 +337,7 @@ mod tests {
         let wal = Wal::create(&dir, 1, SyncMode::None).unwrap();
         wal.append(b"three").unwrap();
         let mut n = 0;
-        replay(&dir, 1, |_| {
+        replay(&dir, 1, |_| -> Result<()> {
             n += 1;
             Ok(())
         })
@@ -332,7 +365,7 @@ mod tests {
         }
         assert_eq!(wal.rotate().unwrap(), 7);
         let mut n = 0;
-        replay(&dir, 7, |_| {
+        replay(&dir, 7, |_| -> Result<()> {
             n += 1;
             Ok(())
         })
