@@ -49,6 +49,13 @@ async fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
         .await?
         .with_context(|| format!("opening the metric store in {}", metrics_dir.display()))?;
     let store = Arc::new(store);
+    let logs_dir = cfg.data_dir.join("logs");
+    let mut logs_cfg = mw_logstore::LogStoreConfig::new(logs_dir.clone());
+    logs_cfg.sync = cfg.wal_sync;
+    let logs = tokio::task::spawn_blocking(move || mw_logstore::LogStore::open(logs_cfg))
+        .await?
+        .with_context(|| format!("opening the log store in {}", logs_dir.display()))?;
+    let logs = Arc::new(logs);
     if cfg.keys.is_empty() {
         tracing::warn!(
             "no access keys configured: every request is accepted without a signature check"
@@ -58,6 +65,7 @@ async fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
     }
     let api = Arc::new(Api::new(
         store.clone(),
+        logs.clone(),
         ApiConfig {
             credentials: Credentials::new(cfg.keys.clone()),
             ..ApiConfig::default()
@@ -74,22 +82,30 @@ async fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
         out.flush()?;
     }
 
-    let background = tokio::spawn(background(store.clone(), cfg.checkpoint_secs));
+    let background = tokio::spawn(background(store.clone(), logs.clone(), cfg.checkpoint_secs));
     axum::serve(listener, mw_api::router(api))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving HTTP")?;
     background.abort();
-    tracing::info!("shutting down: flushing the metric store");
+    tracing::info!("shutting down: flushing the metric and log stores");
     let s = store.clone();
     tokio::task::spawn_blocking(move || s.close())
         .await?
         .context("flushing the metric store")?;
+    let l = logs.clone();
+    tokio::task::spawn_blocking(move || l.close())
+        .await?
+        .context("flushing the log store")?;
     tracing::info!("stopped");
     Ok(())
 }
 
-async fn background(store: Arc<MetricStore>, checkpoint_secs: u64) {
+async fn background(
+    store: Arc<MetricStore>,
+    logs: Arc<mw_logstore::LogStore>,
+    checkpoint_secs: u64,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(checkpoint_secs));
     tick.tick().await;
     let mut since_maintain = 0u64;
@@ -103,6 +119,14 @@ async fn background(store: Arc<MetricStore>, checkpoint_secs: u64) {
             }
             Err(e) => tracing::error!(error = %e, "checkpoint task failed"),
         }
+        let l = logs.clone();
+        match tokio::task::spawn_blocking(move || l.checkpoint()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "log checkpoint failed; events stay in the write-ahead log")
+            }
+            Err(e) => tracing::error!(error = %e, "log checkpoint task failed"),
+        }
         since_maintain += checkpoint_secs;
         if since_maintain >= MAINTAIN_SECS {
             since_maintain = 0;
@@ -112,6 +136,12 @@ async fn background(store: Arc<MetricStore>, checkpoint_secs: u64) {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::error!(error = %e, "retention pass failed"),
                 Err(e) => tracing::error!(error = %e, "retention task failed"),
+            }
+            let l = logs.clone();
+            match tokio::task::spawn_blocking(move || l.maintain(now)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "log retention pass failed"),
+                Err(e) => tracing::error!(error = %e, "log retention task failed"),
             }
         }
     }

@@ -18,6 +18,13 @@ pub enum Code {
     InvalidClientTokenId,
     SignatureDoesNotMatch,
     Internal,
+    // CloudWatch Logs exceptions (AWS JSON 1.1: the shape name is the code).
+    LogsInvalidParameter,
+    LogsResourceNotFound,
+    LogsResourceAlreadyExists,
+    LogsLimitExceeded,
+    LogsMalformedQuery,
+    LogsServiceUnavailable,
 }
 
 impl Code {
@@ -54,6 +61,28 @@ impl Code {
             Code::InvalidClientTokenId => ("InvalidClientTokenId", "InvalidClientTokenId", 403),
             Code::SignatureDoesNotMatch => ("SignatureDoesNotMatch", "SignatureDoesNotMatch", 403),
             Code::Internal => ("InternalServiceFault", "InternalServiceError", 500),
+            Code::LogsInvalidParameter => (
+                "InvalidParameterException",
+                "InvalidParameterException",
+                400,
+            ),
+            Code::LogsResourceNotFound => (
+                "ResourceNotFoundException",
+                "ResourceNotFoundException",
+                400,
+            ),
+            Code::LogsResourceAlreadyExists => (
+                "ResourceAlreadyExistsException",
+                "ResourceAlreadyExistsException",
+                400,
+            ),
+            Code::LogsLimitExceeded => ("LimitExceededException", "LimitExceededException", 400),
+            Code::LogsMalformedQuery => ("MalformedQueryException", "MalformedQueryException", 400),
+            Code::LogsServiceUnavailable => (
+                "ServiceUnavailableException",
+                "ServiceUnavailableException",
+                500,
+            ),
         }
     }
 
@@ -121,6 +150,41 @@ impl From<mw_tsdb::Error> for ApiError {
             mw_tsdb::ErrorKind::Internal => {
                 tracing::error!(error = %e, "metric store failure");
                 Code::Internal
+            }
+        };
+        ApiError::new(code, e.to_string())
+    }
+}
+
+impl ApiError {
+    /// The same error as CloudWatch Logs names it: its parameter errors are all
+    /// `InvalidParameterException`, its server faults `ServiceUnavailableException`.
+    pub fn into_logs(self) -> ApiError {
+        let code = match self.code {
+            Code::InvalidParameterValue
+            | Code::MissingParameter
+            | Code::InvalidParameterCombination
+            | Code::InvalidNextToken
+            | Code::Validation => Code::LogsInvalidParameter,
+            Code::ResourceNotFound => Code::LogsResourceNotFound,
+            Code::LimitExceeded => Code::LogsLimitExceeded,
+            Code::Internal => Code::LogsServiceUnavailable,
+            other => other,
+        };
+        ApiError::new(code, self.message)
+    }
+}
+
+impl From<mw_logstore::Error> for ApiError {
+    fn from(e: mw_logstore::Error) -> Self {
+        let code = match e.kind() {
+            mw_logstore::ErrorKind::InvalidParameter => Code::LogsInvalidParameter,
+            mw_logstore::ErrorKind::NotFound => Code::LogsResourceNotFound,
+            mw_logstore::ErrorKind::AlreadyExists => Code::LogsResourceAlreadyExists,
+            mw_logstore::ErrorKind::LimitExceeded => Code::LogsLimitExceeded,
+            mw_logstore::ErrorKind::Internal => {
+                tracing::error!(error = %e, "log store failure");
+                Code::LogsServiceUnavailable
             }
         };
         ApiError::new(code, e.to_string())

@@ -13,11 +13,19 @@ fn api() -> Option<&'static Api> {
     API.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("mw-fuzz-store-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let mut cfg = StoreConfig::new(dir);
+        let mut cfg = StoreConfig::new(dir.join("metrics"));
         cfg.sync = SyncMode::None;
         cfg.max_series = 10_000;
         let store = MetricStore::open(cfg).ok()?;
-        Some(Api::new(Arc::new(store), ApiConfig::default()))
+        let mut lcfg = mw_logstore::LogStoreConfig::new(dir.join("logs"));
+        lcfg.sync = SyncMode::None;
+        lcfg.max_groups = 1000;
+        let logs = mw_logstore::LogStore::open(lcfg).ok()?;
+        Some(Api::new(
+            Arc::new(store),
+            Arc::new(logs),
+            ApiConfig::default(),
+        ))
     })
     .as_ref()
 }

@@ -1,8 +1,8 @@
 //! The HTTP entry point: protocol detection, limits, auth, gzip, dispatch.
 
 use crate::error::{ApiError, Code};
-use crate::wire::{self, Protocol, JSON_TARGET_PREFIX};
-use crate::{cloudwatch, sigv4, Api};
+use crate::wire::{self, Protocol, JSON_TARGET_PREFIX, LOGS_TARGET_PREFIX};
+use crate::{cloudwatch, logs, sigv4, Api};
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, Response, StatusCode};
@@ -42,6 +42,7 @@ fn detect(method: &Method, path: &str, query: &str, headers: &HeaderMap) -> Shap
     if let Some(target) = header(headers, "x-amz-target") {
         return match target.split_once('.') {
             Some((JSON_TARGET_PREFIX, op)) => Shape::Known(Protocol::Json, op.to_string()),
+            Some((LOGS_TARGET_PREFIX, op)) => Shape::Known(Protocol::Logs, op.to_string()),
             _ => Shape::Unknown(Protocol::Json, format!("unknown operation target {target}")),
         };
     }
@@ -131,6 +132,16 @@ async fn handle(State(api): State<Arc<Api>>, req: Request) -> Response<Body> {
         let (op, payload) = match shape {
             Shape::Known(Protocol::Json, op) => (op, Ok(wire::Payload::Json(&body))),
             Shape::Known(Protocol::Cbor, op) => (op, Ok(wire::Payload::Cbor(&body))),
+            Shape::Known(Protocol::Logs, op) => {
+                let outcome = logs::call(&api2, &op, &body, &parts.headers).map_err(ApiError::into_logs);
+                return match outcome {
+                    Ok(out) => wire::ok(proto, &op, Some(&out), &rid2),
+                    Err(e) => {
+                        tracing::debug!(op = %op, code = ?e.code, message = %e.message, "request rejected");
+                        wire::error(proto, &e, &rid2)
+                    }
+                };
+            }
             _ => {
                 let src = if parts.method == Method::GET {
                     query.as_bytes()

@@ -16,12 +16,14 @@ pub mod cloudwatch;
 pub mod error;
 pub mod fuzzing;
 mod http;
+pub mod logs;
 pub mod node;
 pub mod sigv4;
 pub mod wire;
 
 pub use http::router;
 
+use mw_logstore::LogStore;
 use mw_tsdb::MetricBackend;
 use sigv4::Credentials;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -50,18 +52,62 @@ impl Default for ApiConfig {
 /// Shared state of the API handlers.
 pub struct Api {
     pub store: Arc<dyn MetricBackend>,
+    pub logs: Arc<LogStore>,
+    pub queries: logs::Queries,
     pub config: ApiConfig,
     requests: AtomicU64,
     boot: u64,
 }
 
 impl Api {
-    pub fn new(store: Arc<dyn MetricBackend>, config: ApiConfig) -> Api {
+    pub fn new(store: Arc<dyn MetricBackend>, logs: Arc<LogStore>, config: ApiConfig) -> Api {
         Api {
             store,
+            logs,
+            queries: logs::Queries::default(),
             config,
             requests: AtomicU64::new(0),
             boot: mw_model::time::now_ms() as u64,
+        }
+    }
+
+    /// Stores what a PutLogEvents produced for the metric store: metric-filter
+    /// and EMF datums, and a count of invalid EMF documents as
+    /// `ModelWatch/Logs EMFValidationErrors{LogGroup}`. Failures are logged, not
+    /// returned: the log events themselves are already stored.
+    pub fn publish_log_metrics(
+        &self,
+        group: &str,
+        datums: &[mw_model::Datum],
+        emf_invalid: usize,
+        now: i64,
+    ) {
+        if !datums.is_empty() {
+            for chunk in datums.chunks(1000) {
+                if let Err(e) = self.store.put(chunk) {
+                    tracing::warn!(group, error = %e, "metrics from log events were not stored");
+                }
+            }
+        }
+        if emf_invalid > 0 {
+            let key = mw_model::MetricKey::from_parts(
+                "ModelWatch/Logs".into(),
+                "EMFValidationErrors".into(),
+                vec![mw_model::Dimension {
+                    name: "LogGroup".into(),
+                    value: group.into(),
+                }],
+            );
+            let d = mw_model::Datum {
+                key,
+                unit: mw_model::Unit::Count,
+                timestamp_ms: now,
+                resolution: 60,
+                value: mw_model::DatumValue::Single(emf_invalid as f64),
+            };
+            if let Err(e) = self.store.put(&[d]) {
+                tracing::warn!(group, error = %e, "EMF error count was not stored");
+            }
         }
     }
 

@@ -6,6 +6,7 @@
 //! connections and frames the responses.
 
 mod http;
+mod logs;
 mod workload;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -45,6 +46,10 @@ Examples:
   mw-loadgen query --url http://127.0.0.1:4566 --requests 500 --series 1000
   # print the first request body instead of sending anything
   mw-loadgen put --protocol cbor --url http://127.0.0.1:1 --batches 1 --batch-size 2 --dry-run
+  # CloudWatch Logs: 500 MB of ~200-byte lines via PutLogEvents, then two FilterLogEvents scans
+  mw-loadgen logs put --url http://127.0.0.1:4566 --line-bytes 200 --total-mb 500 --base-ms 1764300000000
+  mw-loadgen logs lines --line-bytes 200 --total-mb 500 --base-ms 1764300000000 --out /tmp/lines.txt
+  mw-loadgen logs filter --url http://127.0.0.1:4566 --pattern ZQXJVTRACE --runs 2
 
 Every run prints one JSON line on stdout. Any non-2xx response aborts the run
 with the status and body on stderr and exit code 1. Use the same --base-ts and
@@ -141,6 +146,11 @@ enum Cmd {
         /// EndTime, epoch seconds (default: now + 60).
         #[arg(long)]
         end: Option<i64>,
+    },
+    /// CloudWatch Logs workload: PutLogEvents ingest, FilterLogEvents scans, plain-file lines.
+    Logs {
+        #[command(subcommand)]
+        cmd: logs::LogsCmd,
     },
 }
 
@@ -523,6 +533,7 @@ fn real_main() -> Result<()> {
                 start,
                 end,
             } => run_query(common, protocol, requests, start, end).await,
+            Cmd::Logs { cmd } => logs::run(cmd).await,
         }
     });
     // Do not wait for anything still in flight after an error.

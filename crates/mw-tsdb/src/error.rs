@@ -30,7 +30,9 @@ impl Error {
         match self {
             Error::InvalidParameter(_) => ErrorKind::InvalidParameter,
             Error::LimitExceeded(_) => ErrorKind::LimitExceeded,
-            Error::Io(_) | Error::Sqlite(_) | Error::Internal(_) | Error::Wal(_) => ErrorKind::Internal,
+            Error::Io(_) | Error::Sqlite(_) | Error::Internal(_) | Error::Wal(_) => {
+                ErrorKind::Internal
+            }
         }
     }
 }

@@ -27,6 +27,6 @@ mod store;
 
 pub use agg::Aggregate;
 pub use error::{Error, ErrorKind, Result};
+pub use mw_wal::SyncMode;
 pub use sketch::Sketch;
 pub use store::{MetricBackend, MetricStore, SeriesInfo, StoreConfig};
-pub use mw_wal::SyncMode;

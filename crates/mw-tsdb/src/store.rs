@@ -6,8 +6,8 @@
 
 use crate::agg::Aggregate;
 use crate::error::{Error, Result};
-use mw_wal::{self as wal, SyncMode, Wal};
 use mw_model::{Datum, DatumRef, DatumValue, Dimension, MetricKey, Unit};
+use mw_wal::{self as wal, SyncMode, Wal};
 use parking_lot::{Mutex, RwLock};
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::{BTreeMap, HashMap};

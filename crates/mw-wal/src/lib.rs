@@ -190,9 +190,7 @@ impl Wal {
                 return Ok(());
             }
             if let Some(e) = &st.failed {
-                return Err(Error::Failed(format!(
-                    "write-ahead log write failed: {e}"
-                )));
+                return Err(Error::Failed(format!("write-ahead log write failed: {e}")));
             }
             if st.syncing {
                 self.done.wait(&mut st);

@@ -20,6 +20,7 @@ pub const JSON_TARGET_PREFIX: &str = "GraniteServiceVersion20100801";
 /// A request body as its protocol delivered it: raw bytes for JSON and CBOR
 /// (operations may read them into typed inputs directly), a decoded tree for Query.
 pub enum Payload<'a> {
+    /// AWS JSON (1.0 for CloudWatch, 1.1 for Logs).
     Json(&'a [u8]),
     Cbor(&'a [u8]),
     Query(&'a Node),
@@ -67,7 +68,11 @@ pub enum Protocol {
     Cbor,
     /// AWS Query (form in, XML out).
     Query,
+    /// AWS JSON 1.1 of CloudWatch Logs (`X-Amz-Target: Logs_20140328.*`).
+    Logs,
 }
+
+pub const LOGS_TARGET_PREFIX: &str = "Logs_20140328";
 
 fn with_common(mut resp: Response<Body>, request_id: &str) -> Response<Body> {
     if let Ok(v) = HeaderValue::from_str(request_id) {
@@ -86,6 +91,10 @@ pub fn ok(proto: Protocol, op: &str, output: Option<&Node>, request_id: &str) ->
         ),
         Protocol::Cbor => (cbor::encode(output.unwrap_or(&empty)), "application/cbor"),
         Protocol::Query => (query::encode(op, output, request_id), "text/xml"),
+        Protocol::Logs => (
+            json::encode(output.unwrap_or(&empty)),
+            "application/x-amz-json-1.1",
+        ),
     };
     let mut resp = Response::new(Body::from(body));
     resp.headers_mut()
@@ -105,21 +114,27 @@ pub fn error(proto: Protocol, err: &ApiError, request_id: &str) -> Response<Body
         .with("__type", Node::str(&shape))
         .with("message", Node::str(&err.message))
         .with("Message", Node::str(&err.message));
+    let logs_body = Node::object()
+        .with("__type", Node::str(err.code.shape()))
+        .with("message", Node::str(&err.message));
     let (body, ctype) = match proto {
         Protocol::Json => (json::encode(&body_node), "application/x-amz-json-1.0"),
         Protocol::Cbor => (cbor::encode(&body_node), "application/cbor"),
         Protocol::Query => (query::encode_error(err, request_id), "text/xml"),
+        Protocol::Logs => (json::encode(&logs_body), "application/x-amz-json-1.1"),
     };
     let mut resp = Response::new(Body::from(body));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
-    if proto != Protocol::Query {
+    if matches!(proto, Protocol::Json | Protocol::Cbor) {
         if let Ok(v) =
             HeaderValue::from_str(&format!("{};{}", err.code.query_code(), err.code.fault()))
         {
             h.insert("x-amzn-query-error", v);
         }
+    }
+    if proto != Protocol::Query {
         if let Ok(v) = HeaderValue::from_str(err.code.shape()) {
             h.insert("x-amzn-errortype", v);
         }
