@@ -84,7 +84,12 @@ async fn handle(State(api): State<Arc<Api>>, req: Request) -> Response<Body> {
         Shape::Known(p, _) | Shape::Unknown(p, _) => *p,
         Shape::Query => Protocol::Query,
     };
-    let limit = api.config.max_body_bytes;
+    // A PutLogEvents batch may count 1 MiB of messages; its JSON text is larger.
+    let limit = if proto == Protocol::Logs {
+        api.config.max_logs_body_bytes
+    } else {
+        api.config.max_body_bytes
+    };
     let raw = match to_bytes(body, limit + 1).await {
         Ok(b) if b.len() <= limit => b,
         Ok(_) | Err(_) => {

@@ -37,6 +37,9 @@ pub struct ApiConfig {
     pub max_body_bytes: usize,
     /// Largest body after gzip decoding.
     pub max_decoded_bytes: usize,
+    /// Largest CloudWatch Logs request body (the 1 MiB batch limit counts
+    /// message bytes, not JSON text; the log store enforces it).
+    pub max_logs_body_bytes: usize,
 }
 
 impl Default for ApiConfig {
@@ -45,6 +48,7 @@ impl Default for ApiConfig {
             credentials: Credentials::default(),
             max_body_bytes: 1024 * 1024,
             max_decoded_bytes: 10 * 1024 * 1024,
+            max_logs_body_bytes: 8 * 1024 * 1024,
         }
     }
 }

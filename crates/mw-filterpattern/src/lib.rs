@@ -115,6 +115,30 @@ impl FilterPattern {
         })
     }
 
+    /// True when the pattern holds a `%regex%` anywhere (CloudWatch allows at
+    /// most five regex-bearing metric filters per log group).
+    pub fn uses_regex(&self) -> bool {
+        match &self.inner {
+            Inner::Regex(_) => true,
+            Inner::All | Inner::Terms(_) => false,
+            Inner::Json(_) | Inner::Delimited(_) => {
+                // An unquoted `%` can only open a regex value in these patterns.
+                let mut quoted = false;
+                let mut escaped = false;
+                for c in self.source.chars() {
+                    match c {
+                        _ if escaped => escaped = false,
+                        '\\' if quoted => escaped = true,
+                        '"' => quoted = !quoted,
+                        '%' if !quoted => return true,
+                        _ => {}
+                    }
+                }
+                false
+            }
+        }
+    }
+
     /// True when the event's message matches.
     pub fn matches(&self, message: &str) -> bool {
         match &self.inner {
@@ -319,6 +343,24 @@ mod tests {
         assert_eq!(kind("%a|b%"), PatternKind::Regex);
         assert_eq!(kind("ERROR"), PatternKind::Terms);
         assert_eq!(kind("\" \""), PatternKind::Terms);
+    }
+
+    #[test]
+    fn regex_use_is_detected_outside_quotes_only() {
+        for (p, want) in [
+            ("%ERR.R%", true),
+            ("{ $.msg = %fail[a-z]*% }", true),
+            ("[ip, status = %4[0-9]{2}%]", true),
+            ("{ $.msg = \"100%\" }", false),
+            ("ERROR", false),
+            ("", false),
+        ] {
+            assert_eq!(
+                FilterPattern::parse(p).map(|x| x.uses_regex()).ok(),
+                Some(want),
+                "{p}"
+            );
+        }
     }
 
     #[test]

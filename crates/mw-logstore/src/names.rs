@@ -20,6 +20,8 @@ pub const MAX_EVENT_BYTES: usize = MAX_BATCH_BYTES - EVENT_OVERHEAD;
 pub const MAX_BATCH_SPAN_MS: i64 = 24 * 3_600_000;
 /// Most metric filters per log group.
 pub const MAX_METRIC_FILTERS: usize = 100;
+/// Most metric filters with a regex pattern per log group.
+pub const MAX_REGEX_FILTERS: usize = 5;
 
 pub fn check_group_name(name: &str) -> Result<()> {
     let ok_chars = name

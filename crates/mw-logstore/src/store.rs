@@ -696,6 +696,18 @@ impl LogStore {
                 "Resource limit exceeded: at most {MAX_METRIC_FILTERS} metric filters per log group"
             )));
         }
+        if pattern.uses_regex() {
+            let others = g
+                .filters
+                .values()
+                .filter(|f| f.def.name != def.name && f.pattern.uses_regex())
+                .count();
+            if others >= MAX_REGEX_FILTERS {
+                return Err(Error::LimitExceeded(format!(
+                    "Resource limit exceeded: at most {MAX_REGEX_FILTERS} metric filters with regex patterns per log group"
+                )));
+            }
+        }
         self.db.lock().execute(
             "INSERT OR REPLACE INTO metric_filters (group_id, name, pattern, transformation, created) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![g.info.id, def.name, def.pattern, transformation_json(&def.transformation), def.created],
