@@ -19,7 +19,7 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the server: CloudWatch-compatible metrics API on embedded storage.
+    /// Run the server: CloudWatch metrics and CloudWatch Logs APIs on embedded storage.
     #[command(after_help = server::EXAMPLES)]
     Server(config::ServerArgs),
 }

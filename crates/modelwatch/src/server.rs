@@ -1,5 +1,5 @@
-//! `modelwatch server`: opens the metric store, serves the API, runs the
-//! checkpoint and retention loops, and flushes everything on SIGTERM/SIGINT.
+//! `modelwatch server`: opens the metric and log stores, serves the API, runs
+//! the checkpoint and retention loops, and flushes everything on SIGTERM/SIGINT.
 
 use crate::config::ServerConfig;
 use anyhow::Context;
@@ -16,9 +16,10 @@ pub const EXAMPLES: &str = "Examples:
   modelwatch server --auth-key AKIDEXAMPLE:secret --wal-sync always
   MODELWATCH_DATA_DIR=/data modelwatch server --config modelwatch.toml
 
-Then point any CloudWatch client at it:
+Then point any CloudWatch or CloudWatch Logs client at it:
   aws cloudwatch put-metric-data --endpoint-url http://127.0.0.1:9600 \\
-      --namespace MyApp --metric-name Latency --value 12.5 --unit Milliseconds";
+      --namespace MyApp --metric-name Latency --value 12.5 --unit Milliseconds
+  aws logs create-log-group --endpoint-url http://127.0.0.1:9600 --log-group-name /my/app";
 
 /// Seconds between retention / roll-up passes.
 const MAINTAIN_SECS: u64 = 600;
