@@ -115,6 +115,15 @@ impl FilterPattern {
         })
     }
 
+    /// Bytes that every matching message contains (the longest plain term of a
+    /// term pattern), for scans that search whole blocks before testing events.
+    pub fn required_literal(&self) -> Option<&[u8]> {
+        match &self.inner {
+            Inner::Terms(t) => t.required_literal().filter(|n| !n.is_empty()),
+            _ => None,
+        }
+    }
+
     /// True when the pattern holds a `%regex%` anywhere (CloudWatch allows at
     /// most five regex-bearing metric filters per log group).
     pub fn uses_regex(&self) -> bool {
@@ -343,6 +352,22 @@ mod tests {
         assert_eq!(kind("%a|b%"), PatternKind::Regex);
         assert_eq!(kind("ERROR"), PatternKind::Terms);
         assert_eq!(kind("\" \""), PatternKind::Terms);
+    }
+
+    #[test]
+    fn required_literals_come_from_plain_terms_only() {
+        let lit = |p: &str| {
+            FilterPattern::parse(p)
+                .unwrap()
+                .required_literal()
+                .map(|b| String::from_utf8_lossy(b).to_string())
+        };
+        assert_eq!(lit("ERROR"), Some("ERROR".into()));
+        assert_eq!(lit("ERROR \"time out\" -DEBUG"), Some("time out".into()));
+        assert_eq!(lit("?ERROR ?WARN"), None);
+        assert_eq!(lit("-DEBUG"), None);
+        assert_eq!(lit("{ $.a = 1 }"), None);
+        assert_eq!(lit(""), None);
     }
 
     #[test]

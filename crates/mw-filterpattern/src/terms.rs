@@ -27,6 +27,15 @@ enum Sign {
 }
 
 impl Terms {
+    /// The longest plain term: every matching message contains it, so a scan
+    /// can search for it across many messages at once before testing each.
+    pub(crate) fn required_literal(&self) -> Option<&[u8]> {
+        self.include
+            .iter()
+            .map(|f| f.needle())
+            .max_by_key(|n| n.len())
+    }
+
     pub(crate) fn parse(chars: &[char]) -> Result<Terms, PatternError> {
         let mut cur = Cursor::new(chars, 0);
         let mut terms = Terms {

@@ -1,12 +1,13 @@
 //! Stored events and compressed blocks.
 //!
 //! A block holds one stream's events sorted by (timestamp, seq). Uncompressed it
-//! is `[count u32]`, then `count` headers `[timestamp i64][ingestion i64][seq u64]
-//! [offset u32][len u32]`, then all messages back to back; the whole is
-//! LZ4-compressed with the raw length prepended. Keeping messages contiguous lets
-//! a scan validate UTF-8 once per block and test patterns on borrowed slices, so
-//! nothing is allocated for events that do not match. Format notes in
-//! `docs/formats/log-store.md`.
+//! is all messages back to back, then `count` headers `[timestamp i64]
+//! [ingestion i64][seq u64][offset u32][len u32]`, then `[count u32][text_len
+//! u32]`; the whole is LZ4-compressed with the raw length prepended. Keeping the
+//! messages contiguous and first lets a scan take them as one string without a
+//! copy, validate UTF-8 once, search a literal across the whole block at once,
+//! and test patterns on borrowed slices, so nothing is allocated for events that
+//! do not match. Format notes in `docs/formats/log-store.md`.
 
 use crate::error::{Error, Result};
 
@@ -36,8 +37,10 @@ pub fn encoded_len(e: &Event) -> usize {
 /// Encodes and compresses events (already sorted by key).
 pub fn encode(events: &[Event]) -> Vec<u8> {
     let text: usize = events.iter().map(|e| e.message.len()).sum();
-    let mut raw = Vec::with_capacity(4 + events.len() * HEADER + text);
-    raw.extend_from_slice(&(events.len() as u32).to_le_bytes());
+    let mut raw = Vec::with_capacity(text + events.len() * HEADER + 8);
+    for e in events {
+        raw.extend_from_slice(e.message.as_bytes());
+    }
     let mut offset = 0u32;
     for e in events {
         raw.extend_from_slice(&e.timestamp.to_le_bytes());
@@ -47,9 +50,8 @@ pub fn encode(events: &[Event]) -> Vec<u8> {
         raw.extend_from_slice(&(e.message.len() as u32).to_le_bytes());
         offset += e.message.len() as u32;
     }
-    for e in events {
-        raw.extend_from_slice(e.message.as_bytes());
-    }
+    raw.extend_from_slice(&(events.len() as u32).to_le_bytes());
+    raw.extend_from_slice(&(text as u32).to_le_bytes());
     lz4_flex::compress_prepend_size(&raw)
 }
 
@@ -101,6 +103,33 @@ impl Block {
                 .unwrap_or(""),
         }
     }
+
+    /// Indices of the events whose text contains a match of `finder`, found by
+    /// one search over the whole block (ascending, without repeats). A match
+    /// that straddles two messages names the first; callers test candidates.
+    pub fn candidates(&self, finder: &memchr::memmem::Finder) -> Vec<usize> {
+        let mut out: Vec<usize> = Vec::new();
+        let mut from = 0usize;
+        let hay = self.text.as_bytes();
+        while let Some(p) = finder.find(&hay[from..]) {
+            let pos = from + p;
+            // The last event whose offset is <= pos.
+            let i = self
+                .heads
+                .partition_point(|h| h.3 as usize <= pos)
+                .saturating_sub(1);
+            if out.last() != Some(&i) {
+                out.push(i);
+            }
+            // Resume at the next message: one hit per event is enough.
+            let (_, _, _, off, len) = self.heads[i];
+            from = ((off + len) as usize).max(pos + 1);
+            if from >= hay.len() {
+                break;
+            }
+        }
+        out
+    }
 }
 
 /// Decompresses and decodes a block.
@@ -113,20 +142,26 @@ pub fn decode(data: &[u8]) -> Result<Block> {
     if claimed > MAX_RAW {
         return Err(corrupt("bad length"));
     }
-    let raw = lz4_flex::decompress_size_prepended(data).map_err(|e| corrupt(&e.to_string()))?;
-    if raw.len() < 4 {
-        return Err(corrupt("no event count"));
+    let mut raw = lz4_flex::decompress_size_prepended(data).map_err(|e| corrupt(&e.to_string()))?;
+    if raw.len() < 8 {
+        return Err(corrupt("no trailer"));
     }
-    let count = u32::from_le_bytes(raw[0..4].try_into().expect("4 bytes")) as usize;
-    let text_start = count
+    let n = raw.len();
+    let count = u32::from_le_bytes(raw[n - 8..n - 4].try_into().expect("4 bytes")) as usize;
+    let text_len = u32::from_le_bytes(raw[n - 4..].try_into().expect("4 bytes")) as usize;
+    let heads_len = count
         .checked_mul(HEADER)
-        .and_then(|h| h.checked_add(4))
-        .filter(|t| *t <= raw.len())
         .ok_or_else(|| corrupt("bad event count"))?;
-    let text_len = raw.len() - text_start;
+    if text_len
+        .checked_add(heads_len)
+        .and_then(|x| x.checked_add(8))
+        != Some(n)
+    {
+        return Err(corrupt("bad layout"));
+    }
     let mut heads = Vec::with_capacity(count);
     for i in 0..count {
-        let at = 4 + i * HEADER;
+        let at = text_len + i * HEADER;
         let n64 =
             |o: usize| u64::from_le_bytes(raw[at + o..at + o + 8].try_into().expect("8 bytes"));
         let n32 =
@@ -137,8 +172,8 @@ pub fn decode(data: &[u8]) -> Result<Block> {
         }
         heads.push((n64(0) as i64, n64(8) as i64, n64(16), off, len));
     }
-    let text = String::from_utf8(raw[text_start..].to_vec())
-        .map_err(|_| corrupt("messages are not UTF-8"))?;
+    raw.truncate(text_len);
+    let text = String::from_utf8(raw).map_err(|_| corrupt("messages are not UTF-8"))?;
     for (_, _, _, off, len) in &heads {
         let (a, b) = (*off as usize, (*off + *len) as usize);
         if !text.is_char_boundary(a) || !text.is_char_boundary(b) {
@@ -173,5 +208,27 @@ mod tests {
         bad[3] = 0xff;
         assert!(decode(&bad).is_err());
         assert!(decode(&[1, 2]).is_err());
+    }
+
+    #[test]
+    fn candidates_find_each_event_with_the_literal_once() {
+        let msgs = ["no", "ERROR a ERROR", "x", "pre ERROR", "ERRO", "R"];
+        let events: Vec<Event> = msgs
+            .iter()
+            .enumerate()
+            .map(|(i, m)| Event {
+                timestamp: i as i64,
+                ingestion: 0,
+                seq: i as u64,
+                message: m.to_string(),
+            })
+            .collect();
+        let block = decode(&encode(&events)).unwrap();
+        let f = memchr::memmem::Finder::new("ERROR");
+        // "ERRO" + "R" straddles two messages: a candidate that the caller rejects.
+        assert_eq!(block.candidates(&f), vec![1, 3, 4]);
+        assert!(block
+            .candidates(&memchr::memmem::Finder::new("zzz"))
+            .is_empty());
     }
 }

@@ -126,6 +126,9 @@ pub struct Scan<'a> {
     pub after: Option<(i64, u64)>,
     /// Only events whose message passes this reach the callback.
     pub filter: Option<&'a (dyn Fn(&str) -> bool + Sync)>,
+    /// Bytes every passing message contains: blocks are searched for them as a
+    /// whole and only the events holding them are tested with `filter`.
+    pub literal: Option<&'a [u8]>,
 }
 
 /// Work done by a scan.
@@ -1266,6 +1269,7 @@ fn merge(
     let mut active: Vec<Active> = Vec::new();
     let mut heap: BinaryHeap<(i128, usize)> = BinaryHeap::new();
     let mut files: HashMap<i64, File> = HashMap::new();
+    let finder = s.literal.map(memchr::memmem::Finder::new);
     loop {
         while let Some(next) = pending.front() {
             let wanted = match heap.peek() {
@@ -1303,8 +1307,20 @@ fn merge(
                     Loaded::Block(block::decode(&buf)?)
                 }
             };
-            let mut order = Vec::with_capacity(data.len());
-            for i in 0..data.len() {
+            let candidates: Option<Vec<usize>> = match (&data, &finder) {
+                (Loaded::Block(b), Some(f)) => {
+                    stats.records_scanned += b.len() as u64;
+                    Some(b.candidates(f))
+                }
+                _ => None,
+            };
+            let prefiltered = candidates.is_some();
+            let indices: Box<dyn Iterator<Item = usize>> = match candidates {
+                Some(c) => Box::new(c.into_iter()),
+                None => Box::new(0..data.len()),
+            };
+            let mut order = Vec::new();
+            for i in indices {
                 let e = data.get(i);
                 if e.timestamp < s.start || e.timestamp >= s.end {
                     continue;
@@ -1319,7 +1335,9 @@ fn merge(
                         continue;
                     }
                 }
-                stats.records_scanned += 1;
+                if !prefiltered {
+                    stats.records_scanned += 1;
+                }
                 stats.bytes_scanned += e.message.len() as u64;
                 if s.filter.is_some_and(|p| !p(e.message)) {
                     continue;

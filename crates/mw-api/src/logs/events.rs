@@ -129,6 +129,7 @@ pub fn get_log_events(api: &Api, input: &Input) -> Result<Node, ApiError> {
             forward,
             after,
             filter: None,
+            literal: None,
         },
         &mut |_, e| {
             bytes += e.message.len() + 26;
@@ -251,6 +252,7 @@ pub fn filter_log_events(api: &Api, input: &Input) -> Result<Node, ApiError> {
             forward,
             after,
             filter: if is_all { None } else { Some(&matcher) },
+            literal: pattern.required_literal(),
         },
         &mut |stream, e| {
             bytes += e.message.len() + 26;

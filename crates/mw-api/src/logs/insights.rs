@@ -179,6 +179,7 @@ pub fn start_query(api: &Api, input: &Input) -> Result<Node, ApiError> {
                         forward: true,
                         after: None,
                         filter: None,
+                        literal: None,
                     },
                     &mut |stream, e| {
                         exec.push(&mw_insights::Event {

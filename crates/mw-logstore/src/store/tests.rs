@@ -33,6 +33,7 @@ fn all(store: &LogStore, group: &str, forward: bool) -> Vec<(String, i64, String
                 forward,
                 after: None,
                 filter: None,
+                literal: None,
             },
             &mut |s, e| {
                 out.push((s.to_string(), e.timestamp, e.message.to_string()));
@@ -249,6 +250,7 @@ fn resuming_after_a_position_and_filtering() {
                 forward: true,
                 after: None,
                 filter: Some(&only_errors),
+                literal: None,
             },
             &mut |_, e| {
                 page.push(e.message.to_string());
@@ -269,6 +271,7 @@ fn resuming_after_a_position_and_filtering() {
                 forward: true,
                 after: last,
                 filter: Some(&only_errors),
+                literal: None,
             },
             &mut |_, e| {
                 rest.push(e.message.to_string());
@@ -315,4 +318,62 @@ fn log_records_round_trip() {
     let rec = encode_record(42, &events);
     assert_eq!(decode_record(&rec).unwrap(), (42, events));
     assert!(decode_record(&rec[..rec.len() - 1]).is_err());
+}
+
+#[test]
+fn literal_prefilter_gives_the_same_events_as_testing_each() {
+    let dir = tmp("literal");
+    let store = open(&dir);
+    store.create_group("g", None, NOW).unwrap();
+    store.create_stream("g", "s", NOW).unwrap();
+    store.create_stream("g", "t", NOW).unwrap();
+    let msgs: Vec<String> = (0..300)
+        .map(|i| match i % 7 {
+            0 => format!("ERROR disk {i}"),
+            3 => format!("ERRO{i}R split"),
+            _ => format!("INFO fine {i}"),
+        })
+        .collect();
+    let a: Vec<InputEvent> = msgs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 0)
+        .map(|(i, m)| ev(NOW - 1000 + i as i64, m))
+        .collect();
+    let b: Vec<InputEvent> = msgs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 1)
+        .map(|(i, m)| ev(NOW - 1000 + i as i64, m))
+        .collect();
+    store.put_events("g", "s", &a, NOW).unwrap();
+    store.put_events("g", "t", &b, NOW).unwrap();
+    store.checkpoint().unwrap();
+    let has = |m: &str| m.contains("ERROR");
+    let run = |literal: Option<&[u8]>| {
+        let mut out = Vec::new();
+        store
+            .scan(
+                &Scan {
+                    group: "g",
+                    streams: StreamSel::All,
+                    start: 0,
+                    end: i64::MAX,
+                    forward: true,
+                    after: None,
+                    filter: Some(&has),
+                    literal,
+                },
+                &mut |_, e| {
+                    out.push(e.message.to_string());
+                    true
+                },
+            )
+            .unwrap();
+        out
+    };
+    let plain = run(None);
+    assert_eq!(plain.len(), 43);
+    assert_eq!(run(Some(b"ERROR")), plain);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
