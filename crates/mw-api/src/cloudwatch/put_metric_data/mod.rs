@@ -14,12 +14,14 @@ use serde::Deserialize;
 use std::borrow::Cow;
 use std::fmt;
 
+mod fast;
+
 /// At most this many datums per request (MetricData and EntityMetricData together).
 pub const MAX_DATUMS: usize = 1000;
 const TWO_WEEKS_MS: i64 = 14 * 86_400_000;
 const TWO_HOURS_MS: i64 = 2 * 3_600_000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Debug, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 struct PutInput<'a> {
     #[serde(borrow, default)]
@@ -30,14 +32,14 @@ struct PutInput<'a> {
     entity_metric_data: Option<Vec<EntityIn<'a>>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Debug, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 struct EntityIn<'a> {
     #[serde(borrow, default)]
     metric_data: Option<Vec<DatumIn<'a>>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Debug, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 struct DatumIn<'a> {
     #[serde(borrow, default)]
@@ -60,7 +62,7 @@ struct DatumIn<'a> {
     storage_resolution: Option<Num>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Debug, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 struct DimIn<'a> {
     #[serde(borrow, default)]
@@ -69,7 +71,7 @@ struct DimIn<'a> {
     value: Option<Text<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Debug, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 struct StatsIn {
     #[serde(default)]
@@ -84,6 +86,7 @@ struct StatsIn {
 
 /// A string borrowed from the request body when the format allows (serde's own
 /// `Cow<str>` impl always copies inside an `Option`).
+#[derive(Debug, PartialEq)]
 struct Text<'a>(Cow<'a, str>);
 
 impl std::ops::Deref for Text<'_> {
@@ -117,8 +120,44 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
 
 /// A double as JSON/CBOR numbers, botocore's "NaN"/"Infinity" strings, or a
 /// Query string.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 struct Num(f64);
+
+/// Equal values, NaN equal to NaN, and 0 to -0; readers may differ by one ulp.
+impl PartialEq for Num {
+    fn eq(&self, o: &Num) -> bool {
+        let (a, b) = (self.0, o.0);
+        a == b
+            || (a.is_nan() && b.is_nan())
+            || ((a - b).abs() <= f64::EPSILON * a.abs().max(b.abs()))
+    }
+}
+
+impl Num {
+    /// botocore's "NaN"/"Infinity"/"-Infinity", or a number written as text.
+    fn from_text(v: &str) -> Option<Num> {
+        match v {
+            "NaN" => Some(Num(f64::NAN)),
+            "Infinity" => Some(Num(f64::INFINITY)),
+            "-Infinity" => Some(Num(f64::NEG_INFINITY)),
+            s => s.trim().parse().ok().map(Num),
+        }
+    }
+}
+
+impl Ts {
+    fn from_secs(f: f64) -> Option<Ts> {
+        (f.is_finite() && f.abs() < 1e13).then(|| Ts((f * 1000.0).round() as i64))
+    }
+
+    /// ISO-8601, or epoch seconds written as text.
+    fn from_text(v: &str) -> Option<Ts> {
+        match mw_model::time::parse_iso8601(v) {
+            Some(ms) => Some(Ts(ms)),
+            None => v.trim().parse::<f64>().ok().and_then(Ts::from_secs),
+        }
+    }
+}
 
 impl<'de> Deserialize<'de> for Num {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Num, D::Error> {
@@ -138,16 +177,7 @@ impl<'de> Deserialize<'de> for Num {
                 Ok(Num(v))
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Num, E> {
-                match v {
-                    "NaN" => Ok(Num(f64::NAN)),
-                    "Infinity" => Ok(Num(f64::INFINITY)),
-                    "-Infinity" => Ok(Num(f64::NEG_INFINITY)),
-                    s => s
-                        .trim()
-                        .parse()
-                        .map(Num)
-                        .map_err(|_| E::custom(format!("{s:?} is not a number"))),
-                }
+                Num::from_text(v).ok_or_else(|| E::custom(format!("{v:?} is not a number")))
             }
         }
         d.deserialize_any(V)
@@ -155,18 +185,14 @@ impl<'de> Deserialize<'de> for Num {
 }
 
 /// A timestamp: epoch seconds (number, or CBOR tag 1) or an ISO-8601 string.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 struct Ts(i64);
 
 impl<'de> Deserialize<'de> for Ts {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Ts, D::Error> {
         struct V;
         fn secs<E: de::Error>(f: f64) -> Result<Ts, E> {
-            if f.is_finite() && f.abs() < 1e13 {
-                Ok(Ts((f * 1000.0).round() as i64))
-            } else {
-                Err(E::custom("timestamp out of range"))
-            }
+            Ts::from_secs(f).ok_or_else(|| E::custom("timestamp out of range"))
         }
         impl Visitor<'_> for V {
             type Value = Ts;
@@ -183,13 +209,7 @@ impl<'de> Deserialize<'de> for Ts {
                 secs(v)
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Ts, E> {
-                match mw_model::time::parse_iso8601(v) {
-                    Some(ms) => Ok(Ts(ms)),
-                    None => match v.trim().parse::<f64>() {
-                        Ok(f) => secs(f),
-                        Err(_) => Err(E::custom(format!("{v:?} is not a timestamp"))),
-                    },
-                }
+                Ts::from_text(v).ok_or_else(|| E::custom(format!("{v:?} is not a timestamp")))
             }
         }
         d.deserialize_any(V)
@@ -203,7 +223,14 @@ pub fn run(api: &Api, payload: &Payload) -> Result<(), ApiError> {
 /// Decodes the typed input only (no validation); the number of datums. For
 /// benchmarks.
 pub fn decode_only(payload: &Payload) -> Result<usize, ApiError> {
-    let input: PutInput = payload.typed()?;
+    let fast = match payload {
+        Payload::Json(b) => std::str::from_utf8(b).ok().and_then(fast::parse),
+        _ => None,
+    };
+    let input: PutInput = match fast {
+        Some(i) => i,
+        None => payload.typed()?,
+    };
     Ok(input.metric_data.map_or(0, |d| d.len()))
 }
 
@@ -213,7 +240,16 @@ pub fn with_batch<R>(
     payload: &Payload,
     f: impl FnOnce(&[DatumRef]) -> Result<R, ApiError>,
 ) -> Result<R, ApiError> {
-    let input: PutInput = payload.typed()?;
+    let fast = match payload {
+        Payload::Json(b) => std::str::from_utf8(b).ok().and_then(fast::parse),
+        _ => None,
+    };
+    // The fast reader takes only what it is sure of; everything else (and every
+    // error message) comes from serde.
+    let input: PutInput = match fast {
+        Some(i) => i,
+        None => payload.typed()?,
+    };
     let namespace = input
         .namespace
         .ok_or_else(|| ApiError::missing("The parameter Namespace is required."))?;
