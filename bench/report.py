@@ -181,8 +181,18 @@ def main():
         "- moto keeps everything in Python memory and is only a functional mock; it is here as "
         "the reference for the 'drop-in CloudWatch' alternative, not as a storage engine."
     )
+    # bench/logs.sh owns the "## CloudWatch Logs" section: keep it.
+    kept = ""
+    try:
+        with open(args.out) as f:
+            old = f.read()
+        at = old.find("\n## CloudWatch Logs")
+        if at >= 0:
+            kept = old[at:]
+    except FileNotFoundError:
+        pass
     with open(args.out, "w") as f:
-        f.write("\n".join(out) + "\n")
+        f.write("\n".join(out) + "\n" + kept)
 
 
 if __name__ == "__main__":
