@@ -218,11 +218,15 @@ impl Sketch {
     /// Appends a compact binary form to `out`.
     pub fn encode(&self, out: &mut Vec<u8>) {
         if !self.binned {
-            out.push(0);
+            // Tag 2: every weight is 1, so only values are written.
+            let unit = self.exact.iter().all(|(_, w)| *w == 1.0);
+            out.push(if unit { 2 } else { 0 });
             out.extend_from_slice(&(self.exact.len() as u32).to_le_bytes());
             for (v, w) in &self.exact {
                 out.extend_from_slice(&v.to_le_bytes());
-                out.extend_from_slice(&w.to_le_bytes());
+                if !unit {
+                    out.extend_from_slice(&w.to_le_bytes());
+                }
             }
             return;
         }
@@ -243,15 +247,16 @@ impl Sketch {
     pub fn decode(buf: &mut &[u8]) -> Option<Sketch> {
         let (&tag, rest) = buf.split_first()?;
         *buf = rest;
-        if tag == 0 {
+        if tag == 0 || tag == 2 {
+            let unit = tag == 2;
             let n = take_u32(buf)? as usize;
-            if n > EXACT_MAX || buf.len() < n * 16 {
+            if n > EXACT_MAX || buf.len() < n * if unit { 8 } else { 16 } {
                 return None;
             }
             let mut s = Sketch::new();
             for _ in 0..n {
                 let v = take_f64(buf)?;
-                let w = take_f64(buf)?;
+                let w = if unit { 1.0 } else { take_f64(buf)? };
                 if !v.is_finite() || !w.is_finite() || v < 0.0 {
                     return None;
                 }
@@ -376,6 +381,15 @@ mod tests {
         let back = Sketch::decode(&mut buf.as_slice()).unwrap();
         assert_eq!(back.count(), 5.0);
         assert_eq!(back.quantile(0.5), s.quantile(0.5));
+        assert_eq!(buf[0], 0, "a repeated value has weight 2");
+        let mut unit = Sketch::new();
+        for v in [1.0, 2.0, 3.0] {
+            unit.add(v, 1.0);
+        }
+        let mut ubuf = Vec::new();
+        unit.encode(&mut ubuf);
+        assert_eq!((ubuf[0], ubuf.len()), (2, 1 + 4 + 3 * 8));
+        assert_eq!(Sketch::decode(&mut ubuf.as_slice()), Some(unit));
         assert!(Sketch::decode(&mut &buf[..buf.len() - 3]).is_none());
     }
 

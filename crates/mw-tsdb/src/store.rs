@@ -243,6 +243,7 @@ pub struct MetricStore {
 }
 
 const SCHEMA: &str = "
+PRAGMA page_size=16384;
 PRAGMA journal_mode=WAL;
 PRAGMA synchronous=FULL;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -703,7 +704,12 @@ impl MetricStore {
             )?;
             let cat = self.catalog.read();
             let mut buf = Vec::new();
-            for (id, sh) in &frozen.series {
+            // Series in id order, buckets in time order: the key order of the
+            // table, so inserts append to the b-tree and pages stay full.
+            let mut ids: Vec<&u32> = frozen.series.keys().collect();
+            ids.sort_unstable();
+            for id in ids {
+                let sh = &frozen.series[id];
                 if let Some(s) = cat.series.get(*id as usize) {
                     upd.execute(params![
                         id,
