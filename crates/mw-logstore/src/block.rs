@@ -55,6 +55,44 @@ pub fn encode(events: &[Event]) -> Vec<u8> {
     lz4_flex::compress_prepend_size(&raw)
 }
 
+/// A block's skip index: a one-hash Bloom filter over every 4-byte window of
+/// its messages, one bit per message byte (rounded to a power of two). A
+/// literal of four or more bytes can only occur in the block if all of its
+/// windows' bits are set, so a scan for a rare term reads the filter and skips
+/// most blocks without decompressing them.
+pub fn ngram_filter(events: &[Event]) -> Vec<u8> {
+    let text: usize = events.iter().map(|e| e.message.len()).sum();
+    let bits = text.next_power_of_two().clamp(1 << 12, 1 << 24);
+    let mut filter = vec![0u8; bits / 8];
+    let shift = 64 - bits.trailing_zeros();
+    for e in events {
+        for w in e.message.as_bytes().windows(4) {
+            let i = gram_bit(w, shift);
+            filter[i / 8] |= 1 << (i % 8);
+        }
+    }
+    filter
+}
+
+#[inline]
+fn gram_bit(w: &[u8], shift: u32) -> usize {
+    let g = u64::from(u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+    (g.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize
+}
+
+/// False when `literal` (4+ bytes) cannot occur in the block `filter` indexes.
+pub fn may_contain(filter: &[u8], literal: &[u8]) -> bool {
+    let bits = filter.len() * 8;
+    if literal.len() < 4 || !bits.is_power_of_two() {
+        return true;
+    }
+    let shift = 64 - bits.trailing_zeros();
+    literal.windows(4).all(|w| {
+        let i = gram_bit(w, shift);
+        filter[i / 8] & (1 << (i % 8)) != 0
+    })
+}
+
 /// Largest raw block accepted when decoding (a guard against corrupt lengths).
 const MAX_RAW: usize = 256 << 20;
 
@@ -208,6 +246,34 @@ mod tests {
         bad[3] = 0xff;
         assert!(decode(&bad).is_err());
         assert!(decode(&[1, 2]).is_err());
+    }
+
+    #[test]
+    fn the_ngram_filter_never_misses_and_mostly_rejects() {
+        let events: Vec<Event> = (0..2000)
+            .map(|i| Event {
+                timestamp: i,
+                ingestion: 0,
+                seq: i as u64,
+                message: format!(
+                    "2026-11-28T12:00:{:02}Z INFO request id={i:08x} status=200 latency_ms={}",
+                    i % 60,
+                    i % 97
+                ),
+            })
+            .collect();
+        let f = ngram_filter(&events);
+        for e in &events[..50] {
+            for lit in [&e.message[..12], &e.message[20..40], "status=200"] {
+                assert!(may_contain(&f, lit.as_bytes()), "{lit}");
+            }
+        }
+        assert!(
+            may_contain(&f, b"abc"),
+            "short literals cannot be ruled out"
+        );
+        let absent = ["ZQXJVTRACE", "OutOfMemoryError", "panicked at", "WARN disk"];
+        assert!(absent.iter().all(|a| !may_contain(&f, a.as_bytes())));
     }
 
     #[test]

@@ -34,7 +34,9 @@ pub struct LogStoreConfig {
     pub sync: SyncMode,
     /// Checkpoint early once the head holds this many message bytes.
     pub head_limit_bytes: usize,
-    /// Raw size a block aims for.
+    /// Raw size a block aims for (LZ4's window is 64 KiB, so larger blocks
+    /// barely compress better, while smaller ones let the n-gram filters skip
+    /// more of a scan).
     pub block_bytes: usize,
     /// Most log groups, and most streams per group.
     pub max_groups: usize,
@@ -47,7 +49,7 @@ impl LogStoreConfig {
             dir: dir.into(),
             sync: SyncMode::Always,
             head_limit_bytes: 64 << 20,
-            block_bytes: 1 << 20,
+            block_bytes: 64 << 10,
             max_groups: 100_000,
             max_streams_per_group: 100_000,
         }
@@ -136,6 +138,8 @@ pub struct Scan<'a> {
 pub struct ScanStats {
     pub records_scanned: u64,
     pub bytes_scanned: u64,
+    /// Blocks ruled out by their n-gram filter without being read.
+    pub blocks_skipped: u64,
 }
 
 struct GroupState {
@@ -160,6 +164,8 @@ struct Head {
 /// A block's place on disk.
 #[derive(Debug, Clone, Copy)]
 struct BlockMeta {
+    /// Bytes of n-gram filter stored right before the block.
+    filter_len: i64,
     min_ts: i64,
     max_ts: i64,
     segment: i64,
@@ -212,7 +218,8 @@ CREATE TABLE IF NOT EXISTS blocks (
     count INTEGER NOT NULL,
     segment INTEGER NOT NULL,
     offset INTEGER NOT NULL,
-    len INTEGER NOT NULL
+    len INTEGER NOT NULL,
+    filter_len INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS blocks_by_stream ON blocks (stream_id, min_ts);
 CREATE TABLE IF NOT EXISTS metric_filters (
@@ -965,7 +972,10 @@ impl LogStore {
                     }
                     let chunk: Vec<Event> = evs[start..end].iter().map(|e| (*e).clone()).collect();
                     let encoded = block::encode(&chunk);
+                    let filter = block::ngram_filter(&chunk);
+                    data.extend_from_slice(&filter);
                     let meta = BlockMeta {
+                        filter_len: filter.len() as i64,
                         min_ts: chunk[0].timestamp,
                         max_ts: chunk[chunk.len() - 1].timestamp,
                         segment: id,
@@ -1002,7 +1012,7 @@ impl LogStore {
                 params![id, n as i64],
             )?;
             let mut ins = tx.prepare_cached(
-                "INSERT INTO blocks (stream_id, min_ts, max_ts, count, segment, offset, len) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO blocks (stream_id, min_ts, max_ts, count, segment, offset, len, filter_len) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
             let mut upd = tx.prepare_cached(
                 "UPDATE streams SET first_event = min(COALESCE(first_event, ?2), ?2), last_event = max(COALESCE(last_event, ?3), ?3), last_ingestion = max(COALESCE(last_ingestion, ?4), ?4) WHERE id = ?1",
@@ -1015,7 +1025,8 @@ impl LogStore {
                     *count as i64,
                     m.segment,
                     m.offset,
-                    m.len
+                    m.len,
+                    m.filter_len
                 ])?;
                 upd.execute(params![sid, first, last, ing])?;
             }
@@ -1146,7 +1157,7 @@ impl LogStore {
             };
             let reader = self.reader.lock();
             let mut stmt = reader.prepare_cached(
-                "SELECT min_ts, max_ts, segment, offset, len FROM blocks WHERE stream_id = ?1 AND max_ts >= ?2 AND min_ts < ?3",
+                "SELECT min_ts, max_ts, segment, offset, len, filter_len FROM blocks WHERE stream_id = ?1 AND max_ts >= ?2 AND min_ts < ?3",
             )?;
             let head = self.head.lock();
             for st in selected {
@@ -1159,6 +1170,7 @@ impl LogStore {
                         segment: r.get(2)?,
                         offset: r.get(3)?,
                         len: r.get(4)?,
+                        filter_len: r.get(5)?,
                     })
                 })?;
                 for m in rows {
@@ -1300,6 +1312,16 @@ fn merge(
                             }
                         }
                     };
+                    if let Some(lit) = s.literal.filter(|l| l.len() >= 4 && m.filter_len > 0) {
+                        let mut filter = vec![0u8; m.filter_len as usize];
+                        let at = (m.offset - m.filter_len) as u64;
+                        if file.read_exact_at(&mut filter, at).is_ok()
+                            && !block::may_contain(&filter, lit)
+                        {
+                            stats.blocks_skipped += 1;
+                            continue;
+                        }
+                    }
                     let mut buf = vec![0u8; m.len as usize];
                     if file.read_exact_at(&mut buf, m.offset as u64).is_err() {
                         continue;

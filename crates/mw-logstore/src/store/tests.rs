@@ -377,3 +377,53 @@ fn literal_prefilter_gives_the_same_events_as_testing_each() {
     assert_eq!(run(Some(b"ERROR")), plain);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn ngram_filters_skip_blocks_without_the_literal() {
+    let dir = tmp("ngram");
+    let mut cfg = LogStoreConfig::new(&dir);
+    cfg.sync = SyncMode::None;
+    cfg.block_bytes = 4096;
+    let store = LogStore::open(cfg).unwrap();
+    store.create_group("g", None, NOW).unwrap();
+    store.create_stream("g", "s", NOW).unwrap();
+    let msgs: Vec<String> = (0..2000)
+        .map(|i| {
+            if i == 1234 {
+                "FATAL needle-in-haystack".to_string()
+            } else {
+                format!("INFO request {i} ok")
+            }
+        })
+        .collect();
+    let input: Vec<InputEvent> = msgs
+        .iter()
+        .enumerate()
+        .map(|(i, m)| ev(NOW - 5000 + i as i64, m))
+        .collect();
+    store.put_events("g", "s", &input, NOW).unwrap();
+    store.checkpoint().unwrap();
+    let want = |m: &str| m.contains("needle");
+    let mut found = Vec::new();
+    let stats = store
+        .scan(
+            &Scan {
+                group: "g",
+                streams: StreamSel::All,
+                start: 0,
+                end: i64::MAX,
+                forward: true,
+                after: None,
+                filter: Some(&want),
+                literal: Some(b"needle"),
+            },
+            &mut |_, e| {
+                found.push(e.message.to_string());
+                true
+            },
+        )
+        .unwrap();
+    assert_eq!(found, ["FATAL needle-in-haystack"]);
+    assert!(stats.blocks_skipped >= 5, "{stats:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
