@@ -74,6 +74,13 @@ struct SeriesHead {
     minute: BTreeMap<i64, Aggregate>,
 }
 
+/// Shards of the live head.
+const HEAD_SHARDS: usize = 16;
+
+fn shard(id: u32) -> usize {
+    id as usize % HEAD_SHARDS
+}
+
 #[derive(Default)]
 struct Head {
     series: HashMap<u32, SeriesHead, FxBuild>,
@@ -137,15 +144,13 @@ impl Head {
             .add_datum(d);
     }
 
-    fn merge(&mut self, other: &Head) {
-        for (id, sh) in &other.series {
-            let mine = self.series.entry(*id).or_default();
-            for (ts, a) in &sh.fine {
-                mine.fine.entry(*ts).or_default().merge(a);
-            }
-            for (ts, a) in &sh.minute {
-                mine.minute.entry(*ts).or_default().merge(a);
-            }
+    fn merge_series(&mut self, id: u32, sh: &SeriesHead) {
+        let mine = self.series.entry(id).or_default();
+        for (ts, a) in &sh.fine {
+            mine.fine.entry(*ts).or_default().merge(a);
+        }
+        for (ts, a) in &sh.minute {
+            mine.minute.entry(*ts).or_default().merge(a);
         }
     }
 
@@ -234,7 +239,8 @@ pub struct MetricStore {
     /// holds it exclusively to rotate the log and swap the head.
     gate: RwLock<()>,
     wal: Wal,
-    head: Mutex<Head>,
+    /// The live head, sharded by series id so concurrent writers rarely wait.
+    head: Vec<Mutex<Head>>,
     frozen: RwLock<Option<Arc<Head>>>,
     unsaved: Mutex<Vec<u32>>,
     writer: Mutex<Connection>,
@@ -531,7 +537,7 @@ impl MetricStore {
 
         let wal_dir = cfg.dir.join("wal");
         std::fs::create_dir_all(&wal_dir)?;
-        let mut head = Head::default();
+        let mut head: Vec<Head> = (0..HEAD_SHARDS).map(|_| Head::default()).collect();
         let mut unsaved = Vec::new();
         let files = wal::list(&wal_dir)?;
         let mut replayed = 0usize;
@@ -552,7 +558,7 @@ impl MetricStore {
                     if let Some(info) = catalog.series.get(id as usize) {
                         info.last_timestamp_ms.fetch_max(ts, Ordering::Relaxed);
                     }
-                    head.apply(id, &value, ts, res);
+                    head[shard(id)].apply(id, &value, ts, res);
                     replayed += 1;
                 }
                 Ok(())
@@ -568,7 +574,7 @@ impl MetricStore {
             catalog: RwLock::new(catalog),
             gate: RwLock::new(()),
             wal,
-            head: Mutex::new(head),
+            head: head.into_iter().map(Mutex::new).collect(),
             frozen: RwLock::new(None),
             unsaved: Mutex::new(unsaved),
             writer: Mutex::new(writer),
@@ -648,7 +654,11 @@ impl MetricStore {
         let (old_seq, frozen, new_ids) = {
             let _g = self.gate.write();
             let old = self.wal.rotate()?;
-            let head = std::mem::take(&mut *self.head.lock());
+            let mut head = Head::default();
+            for sh in &self.head {
+                // Shards hold disjoint series: moving the maps is enough.
+                head.series.extend(std::mem::take(&mut *sh.lock()).series);
+            }
             let frozen = Arc::new(head);
             *self.frozen.write() = Some(frozen.clone());
             (old, frozen, std::mem::take(&mut *self.unsaved.lock()))
@@ -661,7 +671,9 @@ impl MetricStore {
             Err(e) => {
                 // Keep everything in memory; the log files still hold it too.
                 let _g = self.gate.write();
-                self.head.lock().merge(&frozen);
+                for (id, sh) in &frozen.series {
+                    self.head[shard(*id)].lock().merge_series(*id, sh);
+                }
                 *self.frozen.write() = None;
                 self.unsaved.lock().extend(new_ids);
                 Err(e)
@@ -772,7 +784,7 @@ impl MetricStore {
 
     /// Datapoints' worth of buckets waiting in the head (for checkpoint pacing).
     pub fn head_series(&self) -> usize {
-        self.head.lock().series.len()
+        self.head.iter().map(|h| h.lock().series.len()).sum()
     }
 }
 
@@ -881,9 +893,10 @@ impl MetricBackend for MetricStore {
             self.unsaved.lock().extend(new.iter().map(|s| s.id));
         }
         {
-            let mut head = self.head.lock();
             for (d, id) in data.iter().zip(&ids) {
-                head.apply(*id, &d.value, d.timestamp_ms, d.resolution);
+                self.head[shard(*id)]
+                    .lock()
+                    .apply(*id, &d.value, d.timestamp_ms, d.resolution);
             }
         }
         let cat = self.catalog.read();
@@ -959,9 +972,10 @@ impl MetricBackend for MetricStore {
                 f.collect(*id, fine, start, end, &mut out);
             }
         }
-        let head = self.head.lock();
         for id in ids {
-            head.collect(*id, fine, start, end, &mut out);
+            self.head[shard(*id)]
+                .lock()
+                .collect(*id, fine, start, end, &mut out);
         }
         Ok(out)
     }
