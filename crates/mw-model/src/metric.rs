@@ -83,13 +83,14 @@ impl Unit {
     }
     /// Parses the wire spelling; `field` names the parameter in the error.
     pub fn parse(s: &str, field: &str) -> Result<Unit, ModelError> {
-        UNITS
-            .iter()
-            .find(|(_, name)| *name == s)
-            .map(|(u, _)| *u)
-            .ok_or_else(|| {
-                ModelError::invalid(format!("The value {s} for parameter {field} is invalid."))
-            })
+        Unit::from_name(s).ok_or_else(|| {
+            ModelError::invalid(format!("The value {s} for parameter {field} is invalid."))
+        })
+    }
+
+    /// The unit with this wire spelling.
+    pub fn from_name(s: &str) -> Option<Unit> {
+        UNITS.iter().find(|(_, name)| *name == s).map(|(u, _)| *u)
     }
 }
 

@@ -346,7 +346,11 @@ fn datum<'x>(
     };
     let unit = match &d.unit {
         None => Unit::None,
-        Some(u) => Unit::parse(u, &format!("{}.Unit", p()))?,
+        // The parameter name is only formatted for the error.
+        Some(u) => match Unit::from_name(u) {
+            Some(unit) => unit,
+            None => Unit::parse(u, &format!("{}.Unit", p()))?,
+        },
     };
     let combo = |a: &str, b: &str| {
         let p = p();
@@ -388,9 +392,14 @@ fn datum<'x>(
                     p()
                 )));
             }
-            let mut pairs: Vec<(f64, f64)> = values.iter().map(|n| n.0).zip(counts).collect();
+            let sent = DatumValue::Values(values.iter().map(|n| n.0).zip(counts).collect());
             // Checked before merging duplicates, so errors name what was sent.
-            DatumValue::Values(pairs.clone()).validate(&p())?;
+            if !sent.is_valid() {
+                sent.validate(&p())?;
+            }
+            let DatumValue::Values(mut pairs) = sent else {
+                return Err(ApiError::new(Code::Internal, "values changed kind"));
+            };
             pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
             pairs.dedup_by(|b, a| {
                 if a.0 == b.0 {
