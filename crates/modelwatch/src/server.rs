@@ -102,6 +102,19 @@ async fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs one blocking store task and logs its failure as `what`; the data it
+/// was working on stays in the write-ahead logs, so nothing is lost.
+async fn run_logged<E: std::fmt::Display + Send + 'static>(
+    what: &'static str,
+    task: impl FnOnce() -> Result<(), E> + Send + 'static,
+) {
+    match tokio::task::spawn_blocking(task).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "{what} failed"),
+        Err(e) => tracing::error!(error = %e, "{what} task failed"),
+    }
+}
+
 async fn background(
     store: Arc<MetricStore>,
     logs: Arc<mw_logstore::LogStore>,
@@ -113,37 +126,17 @@ async fn background(
     loop {
         tick.tick().await;
         let s = store.clone();
-        match tokio::task::spawn_blocking(move || s.checkpoint()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "checkpoint failed; data stays in the write-ahead log")
-            }
-            Err(e) => tracing::error!(error = %e, "checkpoint task failed"),
-        }
+        run_logged("metric checkpoint", move || s.checkpoint()).await;
         let l = logs.clone();
-        match tokio::task::spawn_blocking(move || l.checkpoint()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "log checkpoint failed; events stay in the write-ahead log")
-            }
-            Err(e) => tracing::error!(error = %e, "log checkpoint task failed"),
-        }
+        run_logged("log checkpoint", move || l.checkpoint()).await;
         since_maintain += checkpoint_secs;
         if since_maintain >= MAINTAIN_SECS {
             since_maintain = 0;
-            let s = store.clone();
             let now = mw_model::time::now_ms();
-            match tokio::task::spawn_blocking(move || s.maintain(now)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "retention pass failed"),
-                Err(e) => tracing::error!(error = %e, "retention task failed"),
-            }
+            let s = store.clone();
+            run_logged("metric retention", move || s.maintain(now)).await;
             let l = logs.clone();
-            match tokio::task::spawn_blocking(move || l.maintain(now)).await {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "log retention pass failed"),
-                Err(e) => tracing::error!(error = %e, "log retention task failed"),
-            }
+            run_logged("log retention", move || l.maintain(now)).await;
         }
     }
 }
