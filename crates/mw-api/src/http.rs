@@ -122,13 +122,14 @@ async fn handle(State(api): State<Arc<Api>>, req: Request) -> Response<Body> {
         }
     }
     let gz = header(&parts.headers, "content-encoding").is_some_and(|c| c.contains("gzip"));
-    let body: Vec<u8> = if gz {
+    // The body moves to the blocking task as it is: no copy of the bytes.
+    let body: bytes::Bytes = if gz {
         match gunzip(&raw, api.config.max_decoded_bytes) {
-            Ok(b) => b,
+            Ok(b) => b.into(),
             Err(e) => return wire::error(proto, &e, &rid),
         }
     } else {
-        raw.to_vec()
+        raw
     };
     let api2 = api.clone();
     let rid2 = rid.clone();
