@@ -20,6 +20,16 @@ struct P<'a> {
     i: usize,
 }
 
+/// Marks member `bit` as read; `None` (serde's turn: it reports the duplicate)
+/// when it was read before.
+fn first_time(seen: &mut u16, bit: u16) -> Option<bool> {
+    if *seen & bit != 0 {
+        return None;
+    }
+    *seen |= bit;
+    Some(true)
+}
+
 /// Reads a whole body, or `None` when serde should.
 pub(super) fn parse(text: &str) -> Option<PutInput<'_>> {
     let mut p = P {
@@ -219,7 +229,7 @@ impl<'a> P<'a> {
             metric_data: None,
             entity_metric_data: None,
         };
-        let mut seen = 0u8;
+        let mut seen = 0u16;
         self.object(|p, key| {
             let bit = match key {
                 "Namespace" => {
@@ -251,11 +261,7 @@ impl<'a> P<'a> {
                 }
                 _ => return Some(false),
             };
-            if seen & bit != 0 {
-                return None;
-            }
-            seen |= bit;
-            Some(true)
+            first_time(&mut seen, bit)
         })?;
         Some(out)
     }
@@ -313,11 +319,7 @@ impl<'a> P<'a> {
                 }
                 _ => return Some(false),
             };
-            if seen & bit != 0 {
-                return None;
-            }
-            seen |= bit;
-            Some(true)
+            first_time(&mut seen, bit)
         })?;
         Some(d)
     }
@@ -327,7 +329,7 @@ impl<'a> P<'a> {
             name: None,
             value: None,
         };
-        let mut seen = 0u8;
+        let mut seen = 0u16;
         self.object(|p, key| {
             let bit = match key {
                 "Name" => {
@@ -340,11 +342,7 @@ impl<'a> P<'a> {
                 }
                 _ => return Some(false),
             };
-            if seen & bit != 0 {
-                return None;
-            }
-            seen |= bit;
-            Some(true)
+            first_time(&mut seen, bit)
         })?;
         Some(d)
     }
@@ -359,7 +357,7 @@ impl<'a> P<'a> {
             minimum: None,
             maximum: None,
         };
-        let mut seen = 0u8;
+        let mut seen = 0u16;
         self.object(|p, key| {
             let (slot, bit) = match key {
                 "SampleCount" => (&mut s.sample_count, 1),
@@ -368,10 +366,7 @@ impl<'a> P<'a> {
                 "Maximum" => (&mut s.maximum, 8),
                 _ => return Some(false),
             };
-            if seen & bit != 0 {
-                return None;
-            }
-            seen |= bit;
+            first_time(&mut seen, bit)?;
             *slot = p.num()?;
             Some(true)
         })?;
