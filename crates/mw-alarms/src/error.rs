@@ -1,7 +1,8 @@
 //! The one error type of the alarms crate.
 //!
-//! Every failure is a definition-time failure (a bad `PutMetricAlarm`,
-//! `PutCompositeAlarm` or `SetAlarmState` input): evaluation itself never fails.
+//! Almost every failure is a definition-time failure (a bad `PutMetricAlarm`,
+//! `PutCompositeAlarm` or `SetAlarmState` input, an unknown alarm); the rest
+//! are catalog I/O failures. Evaluation itself never fails.
 //! [`Error::kind`] tells the API layer which AWS error code to answer with.
 
 /// What kind of failure an [`Error`] is; the API maps kinds to AWS codes.
@@ -15,6 +16,14 @@ pub enum ErrorKind {
     InvalidCombination,
     /// `InvalidFormat`: `StateReasonData` is not JSON.
     InvalidFormat,
+    /// `ResourceNotFound`: the named alarm does not exist.
+    NotFound,
+    /// `ResourceConflict`: the change would break another alarm.
+    Conflict,
+    /// `LimitExceeded`: too many alarms.
+    LimitExceeded,
+    /// The alarm catalog could not be read or written.
+    Internal,
 }
 
 /// Failures when validating alarm definitions, rules and manual states.
@@ -38,6 +47,14 @@ pub enum Error {
     /// A composite rule names an alarm that does not exist.
     #[error("alarm rule references alarm {0} which does not exist")]
     UnknownChild(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    LimitExceeded(String),
+    #[error("{0}")]
+    Storage(String),
 }
 
 impl Error {
@@ -50,6 +67,10 @@ impl Error {
             Error::MissingParameter(_) => ErrorKind::MissingParameter,
             Error::InvalidCombination(_) => ErrorKind::InvalidCombination,
             Error::InvalidFormat(_) => ErrorKind::InvalidFormat,
+            Error::NotFound(_) => ErrorKind::NotFound,
+            Error::Conflict(_) => ErrorKind::Conflict,
+            Error::LimitExceeded(_) => ErrorKind::LimitExceeded,
+            Error::Storage(_) => ErrorKind::Internal,
         }
     }
 }

@@ -15,11 +15,18 @@
 //!   [`check_children`] and [`find_cycle`] around it.
 //! - [`ManualState`]: `SetAlarmState` input checks.
 //!
-//! Architecture invariant: this crate is pure. It knows nothing of the
-//! store, the clock, HTTP or actions; the caller passes `now` and the data,
-//! and runs the actions of [`AlarmDef::actions_for`] when an evaluation
-//! reports `changed`. That keeps every evaluation deterministic and lets the
-//! scenario files in `tests/scenarios/` pin the behaviour down.
+//! - [`engine::Engine`]: the alarms of one server around those pure parts:
+//!   the catalog (`alarms.db`, SQLite), the evaluation schedule, transitions,
+//!   history, composite propagation, and actions handed to an injected
+//!   [`engine::ActionSink`]; values come from an injected
+//!   [`engine::DataSource`].
+//!
+//! Architecture invariant: the evaluator modules are pure. They know nothing
+//! of the store, the clock, HTTP or actions; the caller passes `now` and the
+//! data. That keeps every evaluation deterministic and lets the scenario
+//! files in `tests/scenarios/` pin the behaviour down. Only [`engine`]
+//! touches a file and a clock, and it knows neither the metric store nor
+//! delivery.
 //!
 //! ```ignore
 //! let def = AlarmParams { period: Some(60), evaluation_periods: Some(3),
@@ -32,7 +39,9 @@
 //! ```
 
 mod composite;
+pub mod config;
 mod def;
+pub mod engine;
 mod error;
 mod eval;
 mod format;
