@@ -43,8 +43,9 @@ pub use catalog::{
 
 use crate::config::{check_description, check_name, CompositeAlarmConfig, MetricAlarmConfig};
 use crate::{
-    evaluate, evaluate_composite, evaluation_range, find_cycle, AlarmDef, AlarmRule, ChildState,
-    Datapoint, Error, EvaluationRange, ManualState, Result, StateValue, INITIAL_REASON,
+    evaluate, evaluate_composite, evaluate_state, evaluation_range, find_cycle, AlarmDef,
+    AlarmRule, ChildState, Datapoint, Error, EvaluationRange, ManualState, Result, StateValue,
+    INITIAL_REASON,
 };
 
 /// Where a metric alarm's values come from.
@@ -58,6 +59,25 @@ pub trait DataSource: Send + Sync {
         def: &AlarmDef,
         range: &EvaluationRange,
     ) -> std::result::Result<Vec<Datapoint>, String>;
+
+    /// Many evaluations' values at once, in order. Sources that can share
+    /// reads between alarms on the same metric override this.
+    fn datapoints_many(
+        &self,
+        jobs: &[Fetch<'_>],
+    ) -> Vec<std::result::Result<Vec<Datapoint>, String>> {
+        jobs.iter()
+            .map(|j| self.datapoints(j.alarm, j.def, &j.range))
+            .collect()
+    }
+}
+
+/// One alarm's data request within [`DataSource::datapoints_many`].
+#[derive(Debug, Clone, Copy)]
+pub struct Fetch<'a> {
+    pub alarm: &'a MetricAlarmConfig,
+    pub def: &'a AlarmDef,
+    pub range: EvaluationRange,
 }
 
 /// Where actions go.
@@ -1027,6 +1047,13 @@ impl Engine {
         self.wake.notify_one();
     }
 
+    /// Marks every alarm for evaluation at the next tick (tools and
+    /// benchmarks; the schedule does this by itself).
+    pub fn mark_all_dirty(&self) {
+        let names: Vec<String> = self.inner.lock().alarms.keys().cloned().collect();
+        self.mark_dirty(names);
+    }
+
     /// When the next scheduled evaluation is due (epoch ms).
     pub fn next_due(&self) -> i64 {
         self.next_due.load(Ordering::Relaxed)
@@ -1074,27 +1101,50 @@ impl Engine {
             self.next_due.store(min_due, Ordering::Relaxed);
         }
 
-        let run = |job: &Job| {
-            let range = evaluation_range(&job.def, now);
-            self.source
-                .datapoints(&job.cfg, &job.def, &range)
-                .map(|points| evaluate(&job.def, job.current, &points, now))
+        // Cheap state check first; the reason is only built for a change.
+        let run = |chunk: &[Job]| -> Vec<std::result::Result<Option<crate::Evaluation>, String>> {
+            let fetches: Vec<Fetch<'_>> = chunk
+                .iter()
+                .map(|j| Fetch {
+                    alarm: &j.cfg,
+                    def: &j.def,
+                    range: evaluation_range(&j.def, now),
+                })
+                .collect();
+            let data = self.source.datapoints_many(&fetches);
+            chunk
+                .iter()
+                .zip(data)
+                .map(|(job, points)| {
+                    points.map(|points| {
+                        let state = evaluate_state(&job.def, job.current, &points, now);
+                        (state != job.current)
+                            .then(|| evaluate(&job.def, job.current, &points, now))
+                    })
+                })
+                .collect()
         };
         let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
         let results: Vec<_> = if jobs.len() >= 512 && threads > 1 {
+            // Chunks keep alarms on one metric together (names sort them so
+            // only by chance; the source shares reads within a chunk).
             let chunk = jobs.len().div_ceil(threads);
             std::thread::scope(|s| {
                 let handles: Vec<_> = jobs
                     .chunks(chunk)
-                    .map(|c| s.spawn(move || c.iter().map(run).collect::<Vec<_>>()))
+                    .map(|c| (c.len(), s.spawn(move || run(c))))
                     .collect();
                 handles
                     .into_iter()
-                    .flat_map(|h| h.join().unwrap_or_default())
+                    .flat_map(|(len, h)| {
+                        h.join().unwrap_or_else(|_| {
+                            vec![Err("the evaluation thread failed".to_owned()); len]
+                        })
+                    })
                     .collect()
             })
         } else {
-            jobs.iter().map(run).collect()
+            run(&jobs)
         };
 
         let mut report = TickReport {
@@ -1116,7 +1166,8 @@ impl Engine {
                     report.errors += 1;
                     e.eval_error = Some(msg);
                 }
-                Ok(ev) => {
+                Ok(None) => e.eval_error = None,
+                Ok(Some(ev)) => {
                     e.eval_error = None;
                     if ev.new_state != e.state.value {
                         let data = ev.reason_data_json();

@@ -180,6 +180,32 @@ pub fn evaluate(
     }
 }
 
+/// The state [`evaluate`] would return, without building the reason: the
+/// cheap check a scheduler runs first, since most evaluations change nothing.
+pub fn evaluate_state(
+    def: &AlarmDef,
+    current: StateValue,
+    datapoints: &[Datapoint],
+    now_ms: i64,
+) -> StateValue {
+    let range = evaluation_range(def, now_ms);
+    let n = usize::try_from(def.evaluation_periods.max(1)).unwrap_or(1);
+    let m = usize::try_from(
+        def.datapoints_to_alarm()
+            .clamp(1, def.evaluation_periods.max(1)),
+    )
+    .unwrap_or(1);
+    let slots = fill_slots(def, &range, datapoints);
+    let decision = low_sample_keep(def, &slots, n)
+        .map(Decision::Keep)
+        .unwrap_or_else(|| decide(&slots, n, m, def.treat_missing_data));
+    match decision {
+        Decision::Threshold { state, .. } => state,
+        Decision::Insufficient => StateValue::InsufficientData,
+        Decision::Keep(_) => current,
+    }
+}
+
 fn fill_slots(def: &AlarmDef, range: &EvaluationRange, datapoints: &[Datapoint]) -> Vec<Slot> {
     let mut slots: Vec<Slot> = range
         .period_starts()

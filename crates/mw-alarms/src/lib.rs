@@ -55,8 +55,8 @@ pub use def::{
 };
 pub use error::{Error, ErrorKind, Result};
 pub use eval::{
-    evaluate, evaluation_range, Datapoint, Evaluation, EvaluationRange, PeriodValue,
-    EXTRA_LOOKBACK_PERIODS,
+    evaluate, evaluate_state, evaluation_range, Datapoint, Evaluation, EvaluationRange,
+    PeriodValue, EXTRA_LOOKBACK_PERIODS,
 };
 pub use format::{java_double, json_date, reason_date};
 pub use rule::{AlarmRef, AlarmRule, Expr, MAX_CHILDREN, MAX_DEPTH, MAX_ELEMENTS, MAX_RULE_LEN};

@@ -3,7 +3,8 @@
 //! from OK, ALARM and INSUFFICIENT_DATA: `keep` rows must keep each of them.
 
 use mw_alarms::{
-    evaluate, AlarmDef, ComparisonOperator, Datapoint, PeriodValue, StateValue, TreatMissingData,
+    evaluate, evaluate_state, AlarmDef, ComparisonOperator, Datapoint, PeriodValue, StateValue,
+    TreatMissingData,
 };
 
 const T0: i64 = 1_795_899_600;
@@ -59,8 +60,12 @@ fn evaluator_matches_the_oracle_on_every_range() {
                     StateValue::parse(want).expect("state in table")
                 };
                 let e = evaluate(&def, current, &points, now_ms);
+                let quick = evaluate_state(&def, current, &points, now_ms);
                 checks += 1;
-                if e.new_state != want_state || e.changed != (want_state != current) {
+                if e.new_state != want_state
+                    || e.changed != (want_state != current)
+                    || quick != want_state
+                {
                     failures.push(format!(
                         "N={n} M={m} [{}] {} from {current}: want {want_state}, got {} ({})",
                         f[2],

@@ -180,6 +180,26 @@ impl Notifier {
         Ok(())
     }
 
+    /// The hooks of the config as (name, ARN, `command` or `webhook`).
+    pub fn hooks(&self) -> Vec<(String, String, &'static str)> {
+        self.shared
+            .cfg
+            .hooks
+            .iter()
+            .map(|h| {
+                let kind = match h {
+                    HookDef::Command { .. } => "command",
+                    HookDef::Webhook { .. } => "webhook",
+                };
+                (
+                    h.name().to_owned(),
+                    format!("arn:modelwatch:hook:{}", h.name()),
+                    kind,
+                )
+            })
+            .collect()
+    }
+
     /// All topics as (name, ARN), by name.
     pub fn topics(&self) -> Vec<(String, String)> {
         match self.shared.store.lock().topic_names() {

@@ -74,6 +74,10 @@ struct SeriesHead {
     minute: BTreeMap<i64, Aggregate>,
 }
 
+/// Read connections to `metrics.db`, so concurrent queries (API requests,
+/// alarm evaluation threads) do not queue behind one another.
+const READERS: usize = 4;
+
 /// Shards of the live head.
 const HEAD_SHARDS: usize = 16;
 
@@ -244,7 +248,8 @@ pub struct MetricStore {
     frozen: RwLock<Option<Arc<Head>>>,
     unsaved: Mutex<Vec<u32>>,
     writer: Mutex<Connection>,
-    reader: Mutex<Connection>,
+    /// Read-only connections; a read takes any free one.
+    readers: Vec<Mutex<Connection>>,
     checkpointing: Mutex<()>,
 }
 
@@ -498,8 +503,12 @@ impl MetricStore {
         let db_path = cfg.dir.join("metrics.db");
         let writer = Connection::open(&db_path)?;
         writer.execute_batch(SCHEMA)?;
-        let reader = Connection::open(&db_path)?;
-        reader.execute_batch("PRAGMA query_only=ON;")?;
+        let mut readers = Vec::with_capacity(READERS);
+        for _ in 0..READERS {
+            let reader = Connection::open(&db_path)?;
+            reader.execute_batch("PRAGMA query_only=ON;")?;
+            readers.push(Mutex::new(reader));
+        }
 
         let mut catalog = Catalog {
             by_hash: HashMap::default(),
@@ -578,7 +587,7 @@ impl MetricStore {
             frozen: RwLock::new(None),
             unsaved: Mutex::new(unsaved),
             writer: Mutex::new(writer),
-            reader: Mutex::new(reader),
+            readers,
             checkpointing: Mutex::new(()),
         };
         store.checkpoint()?;
@@ -943,7 +952,7 @@ impl MetricBackend for MetricStore {
         let _g = self.gate.read();
         let frozen = self.frozen.read();
         {
-            let conn = self.reader.lock();
+            let conn = self.reader();
             let sql = if fine {
                 "SELECT ts, res, data FROM buckets WHERE series=?1 AND res = 1 AND ts >= ?2 AND ts < ?3"
             } else {
@@ -982,6 +991,16 @@ impl MetricBackend for MetricStore {
 }
 
 impl MetricStore {
+    /// A free read connection, or the first one to free up.
+    fn reader(&self) -> parking_lot::MutexGuard<'_, Connection> {
+        for r in &self.readers {
+            if let Some(g) = r.try_lock() {
+                return g;
+            }
+        }
+        self.readers[0].lock()
+    }
+
     /// The directory the store lives in.
     pub fn dir(&self) -> &Path {
         &self.cfg.dir
