@@ -283,6 +283,8 @@ pub struct Engine {
     dirty: Mutex<HashSet<String>>,
     wake: Condvar,
     next_due: AtomicI64,
+    /// Every alarm is due at the next tick.
+    all_dirty: AtomicBool,
     stop: AtomicBool,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
@@ -427,6 +429,7 @@ impl Engine {
             dirty: Mutex::new(HashSet::new()),
             wake: Condvar::new(),
             next_due: AtomicI64::new(i64::MAX),
+            all_dirty: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             thread: Mutex::new(None),
             opts,
@@ -1050,8 +1053,9 @@ impl Engine {
     /// Marks every alarm for evaluation at the next tick (tools and
     /// benchmarks; the schedule does this by itself).
     pub fn mark_all_dirty(&self) {
-        let names: Vec<String> = self.inner.lock().alarms.keys().cloned().collect();
-        self.mark_dirty(names);
+        self.all_dirty.store(true, Ordering::Relaxed);
+        let _d = self.dirty.lock();
+        self.wake.notify_one();
     }
 
     /// When the next scheduled evaluation is due (epoch ms).
@@ -1063,6 +1067,7 @@ impl Engine {
     /// change, and the composites marked; applies the transitions.
     pub fn tick(&self, now: i64) -> Result<TickReport> {
         let dirty: HashSet<String> = std::mem::take(&mut *self.dirty.lock());
+        let all = self.all_dirty.swap(false, Ordering::Relaxed);
         struct Job {
             name: String,
             version: u64,
@@ -1078,7 +1083,7 @@ impl Engine {
             for (name, e) in inner.alarms.iter_mut() {
                 match &e.body {
                     Body::Metric { cfg, def } => {
-                        if e.next_due_ms <= now || dirty.contains(name) {
+                        if all || e.next_due_ms <= now || dirty.contains(name) {
                             e.next_due_ms =
                                 next_due(i64::from(def.period), now, self.opts.delay_ms);
                             jobs.push(Job {
@@ -1092,7 +1097,7 @@ impl Engine {
                         min_due = min_due.min(e.next_due_ms);
                     }
                     Body::Composite { .. } => {
-                        if dirty.contains(name) {
+                        if all || dirty.contains(name) {
                             composites.push(name.clone());
                         }
                     }
@@ -1397,7 +1402,7 @@ impl Engine {
                 let mut d = self.dirty.lock();
                 let now = mw_model::time::now_ms();
                 let due = self.next_due();
-                if d.is_empty() && due > now {
+                if d.is_empty() && due > now && !self.all_dirty.load(Ordering::Relaxed) {
                     let wait = (due - now).clamp(1, 1000);
                     self.wake
                         .wait_for(&mut d, Duration::from_millis(wait as u64));
@@ -1407,7 +1412,10 @@ impl Engine {
                 break;
             }
             let now = mw_model::time::now_ms();
-            if self.next_due() > now && self.dirty.lock().is_empty() {
+            if self.next_due() > now
+                && self.dirty.lock().is_empty()
+                && !self.all_dirty.load(Ordering::Relaxed)
+            {
                 continue;
             }
             let started = Instant::now();

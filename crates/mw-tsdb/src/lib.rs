@@ -29,4 +29,4 @@ pub use agg::Aggregate;
 pub use error::{Error, ErrorKind, Result};
 pub use mw_wal::SyncMode;
 pub use sketch::Sketch;
-pub use store::{MetricBackend, MetricStore, SeriesInfo, StoreConfig};
+pub use store::{MetricBackend, MetricStore, ReadRequest, SeriesInfo, StoreConfig};

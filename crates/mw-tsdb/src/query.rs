@@ -92,12 +92,38 @@ pub fn fetch(
     plan: &Plan,
 ) -> Result<BTreeMap<i64, Aggregate>> {
     let rows = store.read(ids, plan.fine, plan.start, plan.end)?;
+    Ok(by_period(rows, plan))
+}
+
+/// [`fetch`] for many `(ids, plan)` pairs in one store pass.
+pub fn fetch_many(
+    store: &dyn MetricBackend,
+    reads: &[(&[u32], Plan)],
+) -> Result<Vec<BTreeMap<i64, Aggregate>>> {
+    let requests: Vec<crate::ReadRequest<'_>> = reads
+        .iter()
+        .map(|(ids, plan)| crate::ReadRequest {
+            ids,
+            fine: plan.fine,
+            start: plan.start,
+            end: plan.end,
+        })
+        .collect();
+    let rows = store.read_many(&requests)?;
+    Ok(rows
+        .into_iter()
+        .zip(reads)
+        .map(|(r, (_, plan))| by_period(r, plan))
+        .collect())
+}
+
+fn by_period(rows: Vec<(i64, u32, Aggregate)>, plan: &Plan) -> BTreeMap<i64, Aggregate> {
     let mut out: BTreeMap<i64, Aggregate> = BTreeMap::new();
     for (ts, _res, agg) in rows {
         let slot = plan.start + (ts - plan.start).div_euclid(plan.period) * plan.period;
         out.entry(slot).or_default().merge(&agg);
     }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]

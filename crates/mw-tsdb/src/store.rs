@@ -66,6 +66,24 @@ pub trait MetricBackend: Send + Sync {
         start: i64,
         end: i64,
     ) -> Result<Vec<(i64, u32, Aggregate)>>;
+
+    /// Many reads at once, in order: `(ids, fine, start, end)` each. Stores
+    /// that can serve them in one pass (one read transaction) override it.
+    fn read_many(&self, reads: &[ReadRequest<'_>]) -> Result<Vec<Vec<(i64, u32, Aggregate)>>> {
+        reads
+            .iter()
+            .map(|r| self.read(r.ids, r.fine, r.start, r.end))
+            .collect()
+    }
+}
+
+/// One read of [`MetricBackend::read_many`].
+#[derive(Debug, Clone, Copy)]
+pub struct ReadRequest<'a> {
+    pub ids: &'a [u32],
+    pub fine: bool,
+    pub start: i64,
+    pub end: i64,
 }
 
 #[derive(Default)]
@@ -945,48 +963,75 @@ impl MetricBackend for MetricStore {
         start: i64,
         end: i64,
     ) -> Result<Vec<(i64, u32, Aggregate)>> {
-        let mut out = Vec::new();
-        if start >= end {
-            return Ok(out);
+        let mut all = self.read_many(&[ReadRequest {
+            ids,
+            fine,
+            start,
+            end,
+        }])?;
+        Ok(all.pop().unwrap_or_default())
+    }
+
+    fn read_many(&self, reads: &[ReadRequest<'_>]) -> Result<Vec<Vec<(i64, u32, Aggregate)>>> {
+        let mut outs: Vec<Vec<(i64, u32, Aggregate)>> = vec![Vec::new(); reads.len()];
+        if reads.iter().all(|r| r.start >= r.end) {
+            return Ok(outs);
         }
         let _g = self.gate.read();
         let frozen = self.frozen.read();
         {
             let conn = self.reader();
-            let sql = if fine {
-                "SELECT ts, res, data FROM buckets WHERE series=?1 AND res = 1 AND ts >= ?2 AND ts < ?3"
-            } else {
-                "SELECT ts, res, data FROM buckets WHERE series=?1 AND res >= 60 AND ts >= ?2 AND ts < ?3"
-            };
-            let mut stmt = conn.prepare_cached(sql)?;
-            for id in ids {
-                let rows = stmt.query_map(params![id, start, end], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, u32>(1)?,
-                        r.get::<_, Vec<u8>>(2)?,
-                    ))
-                })?;
-                for row in rows {
-                    let (ts, res, data) = row?;
-                    let agg = Aggregate::decode(&data).ok_or_else(|| {
-                        Error::Internal(format!("corrupt bucket for series {id} at {ts}"))
-                    })?;
-                    out.push((ts, res, agg));
+            // One read transaction for the lot: SQLite takes its locks once.
+            let tx = conn.unchecked_transaction()?;
+            let mut fine_stmt = tx.prepare_cached(
+                "SELECT ts, res, data FROM buckets WHERE series=?1 AND res = 1 AND ts >= ?2 AND ts < ?3",
+            )?;
+            let mut coarse_stmt = tx.prepare_cached(
+                "SELECT ts, res, data FROM buckets WHERE series=?1 AND res >= 60 AND ts >= ?2 AND ts < ?3",
+            )?;
+            for (r, out) in reads.iter().zip(outs.iter_mut()) {
+                if r.start >= r.end {
+                    continue;
+                }
+                let stmt = if r.fine {
+                    &mut fine_stmt
+                } else {
+                    &mut coarse_stmt
+                };
+                for id in r.ids {
+                    let mut rows = stmt.query(params![id, r.start, r.end])?;
+                    while let Some(row) = rows.next()? {
+                        let ts: i64 = row.get(0)?;
+                        let res: u32 = row.get(1)?;
+                        let data = row
+                            .get_ref(2)?
+                            .as_blob()
+                            .map_err(|e| Error::Internal(format!("bucket data: {e}")))?;
+                        let agg = Aggregate::decode(data).ok_or_else(|| {
+                            Error::Internal(format!("corrupt bucket for series {id} at {ts}"))
+                        })?;
+                        out.push((ts, res, agg));
+                    }
                 }
             }
+            drop(fine_stmt);
+            drop(coarse_stmt);
+            tx.commit()?;
         }
-        for id in ids {
-            if let Some(f) = frozen.as_ref() {
-                f.collect(*id, fine, start, end, &mut out);
+        for (r, out) in reads.iter().zip(outs.iter_mut()) {
+            if r.start >= r.end {
+                continue;
+            }
+            for id in r.ids {
+                if let Some(f) = frozen.as_ref() {
+                    f.collect(*id, r.fine, r.start, r.end, out);
+                }
+                self.head[shard(*id)]
+                    .lock()
+                    .collect(*id, r.fine, r.start, r.end, out);
             }
         }
-        for id in ids {
-            self.head[shard(*id)]
-                .lock()
-                .collect(*id, fine, start, end, &mut out);
-        }
-        Ok(out)
+        Ok(outs)
     }
 }
 

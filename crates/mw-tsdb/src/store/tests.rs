@@ -210,3 +210,89 @@ fn dimension_encoding_survives_separators() {
     ];
     assert_eq!(decode_dims(&encode_dims(&dims)), dims);
 }
+
+#[test]
+fn read_many_matches_single_reads_across_disk_and_head() {
+    let dir = tmp("read-many");
+    let store = MetricStore::open(StoreConfig::new(&dir)).unwrap();
+    let mut data = Vec::new();
+    for (i, name) in ["a", "b", "c"].iter().enumerate() {
+        for k in 0..5 {
+            data.push(datum(name, T0 + k * 60_000, (i * 10 + k as usize) as f64));
+        }
+    }
+    store.put(&data).unwrap();
+    store.checkpoint().unwrap();
+    // Some data only in the head.
+    store
+        .put(&[datum("a", T0 + 4 * 60_000, 100.0), datum("c", T0, -1.0)])
+        .unwrap();
+    let ids = |n: &str| -> Vec<u32> {
+        store
+            .find(&key(n, "api"), None)
+            .iter()
+            .map(|s| s.id)
+            .collect()
+    };
+    let (a, b, c) = (ids("a"), ids("b"), ids("c"));
+    let (s0, s1) = (T0 / 1000, T0 / 1000 + 300);
+    let reqs = [
+        ReadRequest {
+            ids: &a,
+            fine: false,
+            start: s0,
+            end: s1,
+        },
+        ReadRequest {
+            ids: &b,
+            fine: false,
+            start: s0 + 60,
+            end: s0 + 180,
+        },
+        ReadRequest {
+            ids: &c,
+            fine: true,
+            start: s0,
+            end: s1,
+        },
+        ReadRequest {
+            ids: &c,
+            fine: false,
+            start: s1,
+            end: s0,
+        },
+        ReadRequest {
+            ids: &c,
+            fine: false,
+            start: s0,
+            end: s1,
+        },
+    ];
+    let many = store.read_many(&reqs).unwrap();
+    assert_eq!(many.len(), reqs.len());
+    for (r, got) in reqs.iter().zip(&many) {
+        let mut one = store.read(r.ids, r.fine, r.start, r.end).unwrap();
+        let mut got = got.clone();
+        let order = |v: &mut Vec<(i64, u32, crate::Aggregate)>| {
+            v.sort_by(|x, y| (x.0, x.2.sum.to_bits()).cmp(&(y.0, y.2.sum.to_bits())))
+        };
+        order(&mut one);
+        order(&mut got);
+        assert_eq!(one.len(), got.len());
+        for (x, y) in one.iter().zip(&got) {
+            assert_eq!(
+                (x.0, x.1, x.2.sum, x.2.count),
+                (y.0, y.1, y.2.sum, y.2.count)
+            );
+        }
+    }
+    assert_eq!(many[0].iter().map(|r| r.2.count).sum::<f64>(), 6.0);
+    assert_eq!(many[1].len(), 2);
+    assert!(many[2].is_empty(), "no 1 s data was written");
+    assert!(many[3].is_empty(), "empty range");
+    assert_eq!(
+        many[4].iter().map(|r| r.2.sum).sum::<f64>(),
+        20.0 + 21.0 + 22.0 + 23.0 + 24.0 - 1.0
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
