@@ -15,6 +15,14 @@
 //! expect-data-contains "\"recentDatapoints\":[5.0"
 //! expect-error InvalidCombination "86400"  # the last `alarm` was rejected
 //!
+//! alarm math=true nostat=1 n=3 threshold=5   # a metric-math alarm
+//! series errors 1 - 12        # an input metric of the math, one value per period
+//! series requests 100 100 100
+//! math 100 * FILL(errors, 0) / requests  # evaluates with metric math (mw-query) into
+//!                                        # the alarm's values, as a math alarm's
+//!                                        # returned series
+//! expect-math-error "unknown"  # the last `math` failed with this text
+//!
 //! composite ALARM(cpu) AND NOT OK("disk")  # a composite alarm; rest of line is the rule
 //! child cpu ALARM                          # a child's state (unset: missing child)
 //! expect ALARM
@@ -55,6 +63,8 @@ struct Runner {
     subject: Subject,
     current: StateValue,
     series: Vec<Option<PeriodValue>>,
+    inputs: HashMap<String, Vec<Option<f64>>>,
+    math_error: Option<String>,
     samples: f64,
     children: HashMap<String, StateValue>,
     last: Option<Evaluation>,
@@ -67,6 +77,8 @@ pub fn run(name: &str, text: &str) -> Outcome {
         subject: Subject::None,
         current: StateValue::InsufficientData,
         series: Vec::new(),
+        inputs: HashMap::new(),
+        math_error: None,
         samples: 1.0,
         children: HashMap::new(),
         last: None,
@@ -182,6 +194,7 @@ impl Runner {
                 self.subject = Subject::Metric(p.validate());
                 self.current = StateValue::InsufficientData;
                 self.series.clear();
+                self.inputs.clear();
                 self.last = None;
                 Ok(())
             }
@@ -242,6 +255,47 @@ impl Runner {
                     })
                     .collect::<Result<_, String>>()?;
                 Ok(())
+            }
+            "series" => {
+                let (id, vals) = rest
+                    .split_once(char::is_whitespace)
+                    .ok_or_else(|| "expected `series ID VALUES...`".to_owned())?;
+                let vals = vals
+                    .split_whitespace()
+                    .map(|t| {
+                        if t == "-" {
+                            Ok(None)
+                        } else {
+                            num("value", t).map(Some)
+                        }
+                    })
+                    .collect::<Result<_, String>>()?;
+                self.inputs.insert(id.to_owned(), vals);
+                Ok(())
+            }
+            "math" => {
+                let period = i64::from(self.metric()?.period);
+                match math(rest, &self.inputs, period) {
+                    Ok(values) => {
+                        self.series = values
+                            .into_iter()
+                            .map(|v| v.map(|v| PeriodValue::new(v, 1.0)))
+                            .collect();
+                        self.math_error = None;
+                    }
+                    Err(e) => {
+                        self.series.clear();
+                        self.math_error = Some(e);
+                    }
+                }
+                Ok(())
+            }
+            "expect-math-error" => {
+                let want = unquote(rest)?;
+                let got = self.math_error.clone();
+                self.check(got.as_ref().is_some_and(|g| g.contains(&want)), || {
+                    format!("math error was {got:?}")
+                })
             }
             "expect" => self.expect(rest),
             "expect-reason" => {
@@ -349,6 +403,73 @@ impl Runner {
     }
 }
 
+/// The input series of a `math` directive, as metric math sees them.
+struct MathInputs<'a> {
+    series: &'a HashMap<String, Vec<Option<f64>>>,
+    period: i64,
+    len: i64,
+}
+
+impl mw_query::EvalContext for MathInputs<'_> {
+    fn series(&self, id: &str) -> Option<Vec<mw_query::TimeSeries>> {
+        let vals = self.series.get(id)?;
+        Some(vec![mw_query::TimeSeries::from_points(
+            id,
+            vals.iter()
+                .enumerate()
+                .filter_map(|(i, v)| v.map(|v| (T0 + self.period * i as i64, v))),
+        )])
+    }
+    fn metric_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.series.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+    fn search(
+        &self,
+        _query: &mw_query::SearchExpr,
+        _stat: &str,
+        _period: i64,
+    ) -> Result<Vec<mw_query::TimeSeries>, mw_query::QueryError> {
+        Ok(Vec::new())
+    }
+    fn period(&self) -> i64 {
+        self.period
+    }
+    fn start(&self) -> i64 {
+        T0
+    }
+    fn end(&self) -> i64 {
+        T0 + self.period * self.len
+    }
+}
+
+/// Evaluates `expr` over the named inputs; one value per period (`None`
+/// where the result has no point). An alarm needs exactly one series back.
+fn math(
+    expr: &str,
+    inputs: &HashMap<String, Vec<Option<f64>>>,
+    period: i64,
+) -> Result<Vec<Option<f64>>, String> {
+    let len = inputs.values().map(Vec::len).max().unwrap_or(0);
+    let parsed = mw_query::parse_expression(expr).map_err(|e| e.to_string())?;
+    let ctx = MathInputs {
+        series: inputs,
+        period,
+        len: i64::try_from(len).unwrap_or(0),
+    };
+    let out = mw_query::evaluate(&parsed, &ctx).map_err(|e| e.to_string())?;
+    let [ts] = out.as_slice() else {
+        return Err(format!(
+            "the expression gave {} time series; an alarm needs exactly one",
+            out.len()
+        ));
+    };
+    Ok((0..len)
+        .map(|i| ts.value_at(T0 + period * i as i64))
+        .collect())
+}
+
 fn scenario_files() -> Vec<std::path::PathBuf> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
@@ -402,6 +523,14 @@ fn the_runner_reports_wrong_expectations() {
         ("alarm bogus=1\n", "unknown alarm key"),
         ("frobnicate\n", "unknown directive"),
         ("alarm\ndata 1 2\n", "unknown data symbol"),
+        (
+            "alarm math=true nostat=1 threshold=5\nseries a 1 2\nmath a * 10\nexpect OK\n",
+            "expected OK, got ALARM",
+        ),
+        (
+            "alarm math=true nostat=1\nseries a 1\nmath nope * 2\nexpect-math-error \"zzz\"\n",
+            "math error was",
+        ),
     ];
     for (text, want) in cases {
         let out = run("inline", text);
