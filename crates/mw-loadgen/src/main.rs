@@ -7,6 +7,7 @@
 
 mod http;
 mod logs;
+mod rate;
 mod workload;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -50,6 +51,9 @@ Examples:
   mw-loadgen logs put --url http://127.0.0.1:4566 --line-bytes 200 --total-mb 500 --base-ms 1764300000000
   mw-loadgen logs lines --line-bytes 200 --total-mb 500 --base-ms 1764300000000 --out /tmp/lines.txt
   mw-loadgen logs filter --url http://127.0.0.1:4566 --pattern ZQXJVTRACE --runs 2
+  # sidecar benchmark: a model server, then 5000 requests/s for 10 s against it
+  mw-loadgen upstream --listen 127.0.0.1:8080
+  mw-loadgen rate --url http://127.0.0.1:8080 --path /invocations --rate 5000 --duration 10
 
 Every run prints one JSON line on stdout. Any non-2xx response aborts the run
 with the status and body on stderr and exit code 1. Use the same --base-ts and
@@ -152,6 +156,10 @@ enum Cmd {
         #[command(subcommand)]
         cmd: logs::LogsCmd,
     },
+    /// Open-loop HTTP load at a fixed rate; latency percentiles (the sidecar benchmark).
+    Rate(rate::RateArgs),
+    /// A minimal model server: POST -> a fixed CSV prediction, GET /ping -> 200.
+    Upstream(rate::UpstreamArgs),
 }
 
 fn now_s() -> i64 {
@@ -534,6 +542,8 @@ fn real_main() -> Result<()> {
                 end,
             } => run_query(common, protocol, requests, start, end).await,
             Cmd::Logs { cmd } => logs::run(cmd).await,
+            Cmd::Rate(a) => rate::run_rate(a).await,
+            Cmd::Upstream(a) => rate::run_upstream(a).await,
         }
     });
     // Do not wait for anything still in flight after an error.

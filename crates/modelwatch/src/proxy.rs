@@ -1,0 +1,270 @@
+//! `modelwatch proxy`: flags and wiring of the inference sidecar (`mw_proxy`).
+
+use anyhow::{bail, Context};
+use clap::{Args, ValueEnum};
+use mw_proxy::capture::{CaptureConfig, Destination};
+use mw_proxy::proxy::Limits;
+use mw_proxy::ProxyConfig;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const EXAMPLES: &str = "Examples:
+  # Meter a SageMaker-style container on :8080; metrics go to the server
+  modelwatch proxy --upstream http://127.0.0.1:8080 --endpoint churn --server http://127.0.0.1:9600
+
+  # Capture 20% of requests and responses into the server's capture store
+  modelwatch proxy --upstream http://127.0.0.1:8080 --endpoint churn --variant AllTraffic \\
+      --server http://127.0.0.1:9600 --capture-percent 20
+
+  # Capture everything into a local folder, 1-second metrics, reject bad payloads
+  modelwatch proxy --listen 127.0.0.1:8081 --upstream http://127.0.0.1:8080 --endpoint churn \\
+      --server http://127.0.0.1:9600 --high-resolution --capture-percent 100 \\
+      --capture-dir /var/lib/modelwatch/capture --schema churn-schema.json
+
+  # A model server with its own route: meter and capture POST /predict too
+  modelwatch proxy --upstream http://127.0.0.1:5000 --endpoint iris --invocation-path /predict \\
+      --server http://127.0.0.1:9600
+
+Then call it as SageMaker Runtime:
+  aws sagemaker-runtime invoke-endpoint --endpoint-url http://127.0.0.1:9610 \\
+      --endpoint-name churn --content-type text/csv --body '1,2,3' out.json
+and read the metrics from the server:
+  aws cloudwatch get-metric-statistics --endpoint-url http://127.0.0.1:9600 \\
+      --namespace AWS/SageMaker --metric-name Invocations \\
+      --dimensions Name=EndpointName,Value=churn Name=VariantName,Value=AllTraffic \\
+      --statistics Sum --period 60 --start-time 2025-01-01T00:00:00Z --end-time 2025-01-01T01:00:00Z";
+
+/// What is captured (SageMaker's CaptureMode).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaptureMode {
+    Input,
+    Output,
+    InputAndOutput,
+}
+
+#[derive(Args, Debug)]
+pub struct ProxyArgs {
+    /// Address to listen on
+    #[arg(
+        long,
+        env = "MODELWATCH_PROXY_LISTEN",
+        default_value = "127.0.0.1:9610"
+    )]
+    pub listen: SocketAddr,
+    /// The model server, http://host:port (it serves POST /invocations and GET /ping)
+    #[arg(long, env = "MODELWATCH_PROXY_UPSTREAM")]
+    pub upstream: String,
+    /// Speak h2c (HTTP/2 without TLS) to the model server
+    #[arg(long, env = "MODELWATCH_PROXY_UPSTREAM_H2C")]
+    pub upstream_h2c: bool,
+    /// Endpoint name (the EndpointName dimension; /endpoints/NAME/invocations)
+    #[arg(long, env = "MODELWATCH_PROXY_ENDPOINT")]
+    pub endpoint: String,
+    /// Production variant name (the VariantName dimension)
+    #[arg(long, env = "MODELWATCH_PROXY_VARIANT", default_value = "AllTraffic")]
+    pub variant: String,
+    /// The modelwatch server, http://host:port: metrics and captures go there
+    #[arg(long, env = "MODELWATCH_SERVER")]
+    pub server: Option<String>,
+    /// Largest request body (SageMaker's limit: 6 MB)
+    #[arg(long, env = "MODELWATCH_PROXY_MAX_BODY_BYTES", default_value_t = 6 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Largest model response read
+    #[arg(long, env = "MODELWATCH_PROXY_MAX_RESPONSE_BYTES", default_value_t = 6 * 1024 * 1024)]
+    pub max_response_bytes: usize,
+    /// Milliseconds the model server has to answer (SageMaker: 60 s)
+    #[arg(
+        long,
+        env = "MODELWATCH_PROXY_UPSTREAM_TIMEOUT_MS",
+        default_value_t = 60_000
+    )]
+    pub upstream_timeout_ms: u64,
+    /// Milliseconds a client has to send its request head and body
+    #[arg(
+        long,
+        env = "MODELWATCH_PROXY_CLIENT_TIMEOUT_MS",
+        default_value_t = 60_000
+    )]
+    pub client_timeout_ms: u64,
+    /// Requests handled at once; more are answered 503
+    #[arg(long, env = "MODELWATCH_PROXY_MAX_IN_FLIGHT", default_value_t = 1024)]
+    pub max_in_flight: usize,
+    /// A POST path of the model server that is an invocation besides
+    /// /invocations (metered, validated, captured); repeatable
+    #[arg(long = "invocation-path")]
+    pub invocation_paths: Vec<String>,
+    /// Publish 1-second metrics (StorageResolution 1) instead of 1-minute
+    #[arg(long, env = "MODELWATCH_PROXY_HIGH_RESOLUTION")]
+    pub high_resolution: bool,
+    /// Milliseconds between metric publishes [default: 10000, 1000 with --high-resolution]
+    #[arg(long, env = "MODELWATCH_PROXY_METRICS_FLUSH_MS")]
+    pub metrics_flush_ms: Option<u64>,
+    /// Schema file: CSV features with types and/or a JSON Schema; payloads
+    /// that do not match are answered 400 and never reach the model
+    #[arg(long, env = "MODELWATCH_PROXY_SCHEMA")]
+    pub schema: Option<PathBuf>,
+    /// Capture this percentage of invocations (0-100); capture is off without it
+    #[arg(long, env = "MODELWATCH_PROXY_CAPTURE_PERCENT")]
+    pub capture_percent: Option<f64>,
+    /// What to capture
+    #[arg(long, value_enum, default_value = "input-and-output")]
+    pub capture_mode: CaptureMode,
+    /// Capture into this local folder instead of the server
+    #[arg(long, env = "MODELWATCH_PROXY_CAPTURE_DIR")]
+    pub capture_dir: Option<PathBuf>,
+    /// Content types captured as CSV text (comma-separated)
+    #[arg(long, value_delimiter = ',', default_value = "text/csv")]
+    pub capture_csv_types: Vec<String>,
+    /// Content types captured as JSON text (comma-separated); others are base64
+    #[arg(long, value_delimiter = ',', default_value = "application/json")]
+    pub capture_json_types: Vec<String>,
+    /// Payload bytes waiting in memory for capture before records are dropped
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    pub capture_queue_bytes: usize,
+    /// Disk buffer for captures while the server is unreachable
+    /// [default: <temp dir>/modelwatch-capture-buffer/<endpoint>/<variant>]
+    #[arg(long, env = "MODELWATCH_PROXY_CAPTURE_BUFFER_DIR")]
+    pub capture_buffer_dir: Option<PathBuf>,
+    /// Bytes the disk buffer may hold before records are dropped
+    #[arg(long, default_value_t = 256 * 1024 * 1024)]
+    pub capture_buffer_bytes: u64,
+    /// Local capture files rotate at this size (and every hour)
+    #[arg(long, default_value_t = 64 * 1024 * 1024)]
+    pub capture_file_bytes: u64,
+    /// Milliseconds between emptyings of the capture queue (records are sent in batches)
+    #[arg(long, default_value_t = 500)]
+    pub capture_flush_ms: u64,
+    /// Do not fsync local capture files after each batch
+    #[arg(long)]
+    pub capture_no_sync: bool,
+    /// Serving threads [default: the number of CPUs]
+    #[arg(long, env = "MODELWATCH_PROXY_THREADS")]
+    pub threads: Option<usize>,
+    /// Log filter, e.g. `info` or `mw_proxy=debug`
+    #[arg(long, env = "MODELWATCH_LOG", default_value = "info")]
+    pub log: String,
+}
+
+fn config(a: &ProxyArgs) -> anyhow::Result<ProxyConfig> {
+    if a.max_body_bytes == 0 || a.max_in_flight == 0 {
+        bail!("--max-body-bytes and --max-in-flight must be positive");
+    }
+    for p in &a.invocation_paths {
+        if !p.starts_with('/') {
+            bail!("--invocation-path {p:?} must start with /");
+        }
+    }
+    let schema = match &a.schema {
+        Some(p) => Some(mw_proxy::validate::Schema::load(p)?),
+        None => None,
+    };
+    let capture = match a.capture_percent {
+        None => None,
+        Some(p) => {
+            if !(0.0..=100.0).contains(&p) {
+                bail!("--capture-percent must be between 0 and 100, got {p}");
+            }
+            let content_types = mw_capture::ContentTypes::new(
+                a.capture_csv_types.clone(),
+                a.capture_json_types.clone(),
+            )?;
+            let destination = match &a.capture_dir {
+                Some(d) => Destination::Dir(d.clone()),
+                None => {
+                    if a.server.is_none() {
+                        bail!("capture needs a destination: --server URL or --capture-dir DIR");
+                    }
+                    Destination::Server
+                }
+            };
+            let buffer_dir = a.capture_buffer_dir.clone().unwrap_or_else(|| {
+                std::env::temp_dir()
+                    .join("modelwatch-capture-buffer")
+                    .join(&a.endpoint)
+                    .join(&a.variant)
+            });
+            Some(CaptureConfig {
+                percent: p,
+                input: a.capture_mode != CaptureMode::Output,
+                output: a.capture_mode != CaptureMode::Input,
+                content_types,
+                destination,
+                queue_bytes: a.capture_queue_bytes,
+                buffer_dir,
+                buffer_bytes: a.capture_buffer_bytes,
+                max_file_bytes: a.capture_file_bytes,
+                batch_records: 5000,
+                batch_bytes: 8 * 1024 * 1024,
+                linger: Duration::from_millis(a.capture_flush_ms),
+                sync: !a.capture_no_sync,
+            })
+        }
+    };
+    let resolution = if a.high_resolution { 1 } else { 60 };
+    let flush = a
+        .metrics_flush_ms
+        .unwrap_or(if a.high_resolution { 1000 } else { 10_000 });
+    if flush == 0 {
+        bail!("--metrics-flush-ms must be positive");
+    }
+    Ok(ProxyConfig {
+        upstream: a.upstream.clone(),
+        upstream_h2c: a.upstream_h2c,
+        endpoint: a.endpoint.clone(),
+        variant: a.variant.clone(),
+        server: a.server.clone(),
+        limits: Limits {
+            max_body_bytes: a.max_body_bytes,
+            max_response_bytes: a.max_response_bytes,
+            upstream_timeout: Duration::from_millis(a.upstream_timeout_ms),
+            client_timeout: Duration::from_millis(a.client_timeout_ms),
+            max_in_flight: a.max_in_flight,
+        },
+        invocation_paths: a.invocation_paths.clone(),
+        metrics_resolution: resolution,
+        metrics_flush: Duration::from_millis(flush),
+        capture,
+        schema,
+        threads: a.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        }),
+    })
+}
+
+pub fn run(args: ProxyArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_new(&args.log)
+                .with_context(|| format!("bad log filter {:?}", args.log))?,
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cfg = config(&args)?;
+    // Requests are served on the proxy's own threads; this runtime runs the
+    // capture worker and the metrics publisher.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("binding {}", args.listen))?;
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, upstream = %cfg.upstream, endpoint = %cfg.endpoint,
+            variant = %cfg.variant, "modelwatch proxy ready");
+        {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "listening on {addr}")?;
+            out.flush()?;
+        }
+        mw_proxy::serve(cfg, listener, crate::server::shutdown_signal()).await?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}

@@ -1,0 +1,51 @@
+//! The one error type of the capture store.
+
+/// What kind of failure an [`Error`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    NotFound,
+    InvalidParameter,
+    LimitExceeded,
+    Internal,
+}
+
+/// Failures of capture encoding, writing and reading.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    InvalidParameter(String),
+    #[error("{0}")]
+    LimitExceeded(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidParameter(_) => ErrorKind::InvalidParameter,
+            Error::LimitExceeded(_) => ErrorKind::LimitExceeded,
+            Error::NotFound(_) => ErrorKind::NotFound,
+            Error::Io { .. } => ErrorKind::Internal,
+        }
+    }
+
+    pub(crate) fn invalid(msg: impl Into<String>) -> Error {
+        Error::InvalidParameter(msg.into())
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Error {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,415 @@
+//! The SageMaker data-capture record: one JSON object per line.
+//!
+//! ```json
+//! {"captureData":{"endpointInput":{"observedContentType":"text/csv","mode":"INPUT",
+//!                                  "data":"1,2,3","encoding":"CSV"},
+//!                 "endpointOutput":{"observedContentType":"text/csv","mode":"OUTPUT",
+//!                                   "data":"0.5","encoding":"CSV"}},
+//!  "eventMetadata":{"eventId":"<uuid>","inferenceId":"42","inferenceTime":"2022-04-18T00:21:48Z"},
+//!  "eventVersion":"0"}
+//! ```
+//!
+//! [`encode_event`] writes a record from what the sidecar observed (borrowing
+//! the bodies, so nothing is copied before it is escaped); [`CaptureRecord`]
+//! is the owned form that readers and the server's ingest validate and parse.
+//! [`ContentTypes`] decides the encoding: payloads whose media type is listed
+//! as CSV or JSON are kept as text, everything else (and text that is not
+//! UTF-8) is base64.
+
+use crate::error::{Error, Result};
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+
+/// The only record version SageMaker writes.
+pub const EVENT_VERSION: &str = "0";
+
+/// How `data` holds the payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Csv,
+    Json,
+    Base64,
+}
+
+impl Encoding {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Encoding::Csv => "CSV",
+            Encoding::Json => "JSON",
+            Encoding::Base64 => "BASE64",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Encoding> {
+        match s {
+            "CSV" => Some(Encoding::Csv),
+            "JSON" => Some(Encoding::Json),
+            "BASE64" => Some(Encoding::Base64),
+            _ => None,
+        }
+    }
+}
+
+/// The content types captured as text (`CaptureContentTypeHeader`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContentTypes {
+    csv: Vec<String>,
+    json: Vec<String>,
+}
+
+impl Default for ContentTypes {
+    /// SageMaker's defaults: `text/csv` and `application/json`.
+    fn default() -> Self {
+        ContentTypes {
+            csv: vec!["text/csv".into()],
+            json: vec!["application/json".into()],
+        }
+    }
+}
+
+/// `text/CSV; charset=utf-8` → `text/csv`.
+pub fn media_type(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
+}
+
+impl ContentTypes {
+    /// At most 10 of each, as SageMaker allows; each a `type/subtype`.
+    pub fn new(csv: Vec<String>, json: Vec<String>) -> Result<ContentTypes> {
+        for (what, list) in [("CSV", &csv), ("JSON", &json)] {
+            if list.is_empty() || list.len() > 10 {
+                return Err(Error::invalid(format!(
+                    "{what} content types: between 1 and 10 are allowed, got {}",
+                    list.len()
+                )));
+            }
+            for t in list {
+                let m = media_type(t);
+                if m.len() > 256 || m.split('/').count() != 2 || m.split('/').any(str::is_empty) {
+                    return Err(Error::invalid(format!(
+                        "{what} content type {t:?} is not of the form type/subtype"
+                    )));
+                }
+            }
+        }
+        let norm = |l: Vec<String>| l.iter().map(|t| media_type(t)).collect();
+        Ok(ContentTypes {
+            csv: norm(csv),
+            json: norm(json),
+        })
+    }
+
+    /// The encoding a payload of this content type is captured in (before
+    /// the UTF-8 check).
+    pub fn classify(&self, content_type: &str) -> Encoding {
+        let m = media_type(content_type);
+        if self.csv.contains(&m) {
+            Encoding::Csv
+        } else if self.json.contains(&m) {
+            Encoding::Json
+        } else {
+            Encoding::Base64
+        }
+    }
+
+    pub fn csv(&self) -> &[String] {
+        &self.csv
+    }
+
+    pub fn json(&self) -> &[String] {
+        &self.json
+    }
+}
+
+/// A payload as the sidecar saw it.
+#[derive(Debug, Clone, Copy)]
+pub struct Observed<'a> {
+    pub content_type: &'a str,
+    pub body: &'a [u8],
+}
+
+/// One invocation as the sidecar saw it.
+#[derive(Debug, Clone, Copy)]
+pub struct Event<'a> {
+    pub input: Option<Observed<'a>>,
+    pub output: Option<Observed<'a>>,
+    pub event_id: &'a str,
+    pub inference_id: Option<&'a str>,
+    pub custom_attributes: Option<&'a str>,
+    /// Epoch milliseconds; written with second precision, as SageMaker does.
+    pub inference_time_ms: i64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RecordOut<'a> {
+    capture_data: DataOut<'a>,
+    event_metadata: MetaOut<'a>,
+    event_version: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct DataOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    endpoint_input: Option<PayloadOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    endpoint_output: Option<PayloadOut<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PayloadOut<'a> {
+    observed_content_type: &'a str,
+    mode: &'static str,
+    data: Cow<'a, str>,
+    encoding: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MetaOut<'a> {
+    event_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    inference_id: Option<&'a str>,
+    inference_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    custom_attributes: Option<&'a str>,
+}
+
+fn payload<'a>(o: &Observed<'a>, mode: &'static str, types: &ContentTypes) -> PayloadOut<'a> {
+    let enc = types.classify(o.content_type);
+    let text = match enc {
+        Encoding::Base64 => None,
+        _ => std::str::from_utf8(o.body).ok(),
+    };
+    let (data, encoding) = match text {
+        Some(t) => (Cow::Borrowed(t), enc),
+        None => (
+            Cow::Owned(base64::engine::general_purpose::STANDARD.encode(o.body)),
+            Encoding::Base64,
+        ),
+    };
+    PayloadOut {
+        observed_content_type: o.content_type,
+        mode,
+        data,
+        encoding: encoding.as_str(),
+    }
+}
+
+/// `YYYY-MM-DDTHH:MM:SSZ`, second precision.
+pub fn inference_time(ms: i64) -> String {
+    mw_model::time::format_iso8601(ms.div_euclid(1000) * 1000)
+}
+
+/// Appends one record and its `\n` to `out`.
+pub fn encode_event(out: &mut Vec<u8>, ev: &Event, types: &ContentTypes) {
+    let rec = RecordOut {
+        capture_data: DataOut {
+            endpoint_input: ev.input.as_ref().map(|o| payload(o, "INPUT", types)),
+            endpoint_output: ev.output.as_ref().map(|o| payload(o, "OUTPUT", types)),
+        },
+        event_metadata: MetaOut {
+            event_id: ev.event_id,
+            inference_id: ev.inference_id,
+            inference_time: inference_time(ev.inference_time_ms),
+            custom_attributes: ev.custom_attributes,
+        },
+        event_version: EVENT_VERSION,
+    };
+    // Serializing borrowed strings into a Vec cannot fail.
+    if serde_json::to_writer(&mut *out, &rec).is_ok() {
+        out.push(b'\n');
+    }
+}
+
+/// One captured record, owned; fields SageMaker may add are ignored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaptureRecord {
+    pub capture_data: CaptureData,
+    pub event_metadata: EventMetadata,
+    pub event_version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaptureData {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_input: Option<CapturedPayload>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_output: Option<CapturedPayload>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CapturedPayload {
+    pub observed_content_type: String,
+    pub mode: String,
+    pub data: String,
+    pub encoding: String,
+}
+
+impl CapturedPayload {
+    /// The payload bytes (base64 decoded when so encoded).
+    pub fn bytes(&self) -> Result<Vec<u8>> {
+        match Encoding::parse(&self.encoding) {
+            Some(Encoding::Base64) => base64::engine::general_purpose::STANDARD
+                .decode(&self.data)
+                .map_err(|e| Error::invalid(format!("data is not valid base64: {e}"))),
+            _ => Ok(self.data.clone().into_bytes()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventMetadata {
+    pub event_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inference_id: Option<String>,
+    pub inference_time: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_attributes: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invocation_source: Option<String>,
+}
+
+/// Longest event id or inference id accepted on ingest.
+const MAX_ID: usize = 128;
+
+impl CaptureRecord {
+    /// Parses and validates one line.
+    pub fn parse(line: &[u8]) -> Result<CaptureRecord> {
+        let rec: CaptureRecord = serde_json::from_slice(line)
+            .map_err(|e| Error::invalid(format!("not a capture record: {e}")))?;
+        rec.validate()?;
+        Ok(rec)
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.event_version != EVENT_VERSION {
+            return Err(Error::invalid(format!(
+                "eventVersion must be \"0\", got {:?}",
+                self.event_version
+            )));
+        }
+        let d = &self.capture_data;
+        if d.endpoint_input.is_none() && d.endpoint_output.is_none() {
+            return Err(Error::invalid(
+                "captureData must hold endpointInput, endpointOutput or both",
+            ));
+        }
+        for (slot, mode, p) in [
+            ("endpointInput", "INPUT", &d.endpoint_input),
+            ("endpointOutput", "OUTPUT", &d.endpoint_output),
+        ] {
+            let Some(p) = p else { continue };
+            if p.mode != mode {
+                return Err(Error::invalid(format!(
+                    "captureData.{slot}.mode must be {mode:?}, got {:?}",
+                    p.mode
+                )));
+            }
+            let Some(enc) = Encoding::parse(&p.encoding) else {
+                return Err(Error::invalid(format!(
+                    "captureData.{slot}.encoding must be CSV, JSON or BASE64, got {:?}",
+                    p.encoding
+                )));
+            };
+            if enc == Encoding::Base64 {
+                p.bytes()
+                    .map_err(|e| Error::invalid(format!("captureData.{slot}.{e}")))?;
+            }
+            if p.observed_content_type.len() > 1024 {
+                return Err(Error::invalid(format!(
+                    "captureData.{slot}.observedContentType is longer than 1024 bytes"
+                )));
+            }
+        }
+        let m = &self.event_metadata;
+        if m.event_id.is_empty() || m.event_id.len() > MAX_ID {
+            return Err(Error::invalid(format!(
+                "eventMetadata.eventId must be 1 to {MAX_ID} characters"
+            )));
+        }
+        if let Some(id) = &m.inference_id {
+            if id.is_empty() || id.len() > MAX_ID {
+                return Err(Error::invalid(format!(
+                    "eventMetadata.inferenceId must be 1 to {MAX_ID} characters"
+                )));
+            }
+        }
+        if mw_model::time::parse_iso8601(&m.inference_time).is_none() {
+            return Err(Error::invalid(format!(
+                "eventMetadata.inferenceTime {:?} is not an ISO-8601 time",
+                m.inference_time
+            )));
+        }
+        Ok(())
+    }
+
+    /// `eventMetadata.inferenceTime` as epoch milliseconds (validated on parse).
+    pub fn inference_time_ms(&self) -> i64 {
+        mw_model::time::parse_iso8601(&self.event_metadata.inference_time).unwrap_or(0)
+    }
+}
+
+/// One ground-truth record (the label of one inference).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroundTruthRecord {
+    pub ground_truth_data: GroundTruthData,
+    pub event_metadata: GroundTruthMetadata,
+    pub event_version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroundTruthData {
+    pub data: String,
+    pub encoding: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroundTruthMetadata {
+    /// The `inferenceId` of the captured record when it had one, else its `eventId`.
+    pub event_id: String,
+}
+
+impl GroundTruthRecord {
+    /// Parses and validates one line. Only CSV labels are accepted, as in SageMaker.
+    pub fn parse(line: &[u8]) -> Result<GroundTruthRecord> {
+        let rec: GroundTruthRecord = serde_json::from_slice(line)
+            .map_err(|e| Error::invalid(format!("not a ground-truth record: {e}")))?;
+        if rec.event_version != EVENT_VERSION {
+            return Err(Error::invalid(format!(
+                "eventVersion must be \"0\", got {:?}",
+                rec.event_version
+            )));
+        }
+        if rec.ground_truth_data.encoding != "CSV" {
+            return Err(Error::invalid(format!(
+                "groundTruthData.encoding must be \"CSV\" (the only encoding model-quality monitoring reads), got {:?}",
+                rec.ground_truth_data.encoding
+            )));
+        }
+        let id = &rec.event_metadata.event_id;
+        if id.is_empty() || id.len() > MAX_ID {
+            return Err(Error::invalid(format!(
+                "eventMetadata.eventId must be 1 to {MAX_ID} characters"
+            )));
+        }
+        Ok(rec)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,435 @@
+//! [`CaptureStore`]: the server's capture and ground-truth files.
+//!
+//! ```text
+//! <root>/data-capture/<endpoint>/<variant>/yyyy/mm/dd/HH/*.jsonl   captured records
+//! <root>/ground-truth/<endpoint>/yyyy/mm/dd/HH/*.jsonl              ground truth
+//! ```
+//!
+//! A batch is validated line by line before anything is written (so a bad
+//! line changes nothing), written as received and committed (synced when
+//! durable) before the call returns. Capture files are placed by each record's
+//! `inferenceTime`; ground truth by the hour it was collected, as SageMaker's
+//! model-quality job expects. The folder tree is the time index: listing a
+//! range visits only the years, days and hours that overlap it.
+
+use crate::error::{Error, Result};
+use crate::layout::{self, validate_name};
+use crate::record::{CaptureRecord, GroundTruthRecord};
+use crate::writer::{RotatingWriter, WriterConfig};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Most records accepted in one batch.
+pub const MAX_BATCH_RECORDS: usize = 10_000;
+/// Most records returned by one read.
+pub const MAX_READ_RECORDS: usize = 10_000;
+/// Most record bytes returned by one read.
+pub const MAX_READ_BYTES: usize = 32 * 1024 * 1024;
+/// Writers kept open at once; beyond this the idle ones are closed.
+const MAX_OPEN_WRITERS: usize = 256;
+
+/// Where the store lives and how it writes.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    pub root: PathBuf,
+    pub writer: WriterConfig,
+}
+
+impl StoreConfig {
+    pub fn new(root: impl Into<PathBuf>) -> StoreConfig {
+        StoreConfig {
+            root: root.into(),
+            writer: WriterConfig::default(),
+        }
+    }
+}
+
+/// One stored file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileInfo {
+    pub endpoint: String,
+    /// `None` for ground truth.
+    pub variant: Option<String>,
+    /// Start of the file's UTC hour, epoch milliseconds.
+    pub hour_ms: i64,
+    /// Relative to the store root, `/`-separated.
+    pub path: String,
+    pub bytes: u64,
+}
+
+/// What a read returned.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub records: Vec<T>,
+    /// More records matched than were returned (the limit or byte bound).
+    pub truncated: bool,
+    /// Lines that were not valid records (torn writes, hand edits) and were skipped.
+    pub skipped_lines: u64,
+}
+
+impl<T> Default for Page<T> {
+    fn default() -> Self {
+        Page {
+            records: Vec::new(),
+            truncated: false,
+            skipped_lines: 0,
+        }
+    }
+}
+
+/// One captured record with where it is stored.
+#[derive(Debug, Clone)]
+pub struct StoredCapture {
+    pub variant: String,
+    pub record: CaptureRecord,
+}
+
+type Writers<K> = Mutex<HashMap<K, Arc<Mutex<RotatingWriter>>>>;
+
+/// Capture and ground-truth files of the server.
+pub struct CaptureStore {
+    cfg: StoreConfig,
+    captures: Writers<(String, String)>,
+    truth: Writers<String>,
+}
+
+/// Splits a JSONL body into (line number, line) for non-blank lines.
+fn lines(body: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
+    body.split(|b| *b == b'\n')
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.strip_suffix(b"\r").unwrap_or(l)))
+        .filter(|(_, l)| l.iter().any(|b| !b.is_ascii_whitespace()))
+}
+
+fn writer<K: std::hash::Hash + Eq + Clone>(
+    map: &Writers<K>,
+    key: &K,
+    make: impl FnOnce() -> RotatingWriter,
+) -> Arc<Mutex<RotatingWriter>> {
+    let mut m = map.lock();
+    if let Some(w) = m.get(key) {
+        return w.clone();
+    }
+    if m.len() >= MAX_OPEN_WRITERS {
+        // Close writers nobody is using right now; they reopen on demand.
+        m.retain(|_, w| Arc::strong_count(w) > 1);
+    }
+    let w = Arc::new(Mutex::new(make()));
+    m.insert(key.clone(), w.clone());
+    w
+}
+
+fn rel(root: &Path, p: &Path) -> String {
+    let r = p.strip_prefix(root).unwrap_or(p);
+    r.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+fn check_range(start_ms: i64, end_ms: i64) -> Result<()> {
+    if end_ms <= start_ms {
+        return Err(Error::invalid(
+            "the end of the time range must be after its start",
+        ));
+    }
+    Ok(())
+}
+
+impl CaptureStore {
+    pub fn open(cfg: StoreConfig) -> Result<CaptureStore> {
+        for sub in ["data-capture", "ground-truth"] {
+            let d = cfg.root.join(sub);
+            std::fs::create_dir_all(&d)
+                .map_err(|e| Error::io(format!("creating {}", d.display()), e))?;
+        }
+        Ok(CaptureStore {
+            cfg,
+            captures: Mutex::new(HashMap::new()),
+            truth: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.cfg.root
+    }
+
+    fn capture_base(&self, endpoint: &str) -> PathBuf {
+        self.cfg.root.join("data-capture").join(endpoint)
+    }
+
+    fn truth_base(&self, endpoint: &str) -> PathBuf {
+        self.cfg.root.join("ground-truth").join(endpoint)
+    }
+
+    /// Validates and stores a JSONL batch of capture records; returns how many.
+    pub fn append_captures(&self, endpoint: &str, variant: &str, body: &[u8]) -> Result<usize> {
+        validate_name("endpoint name", endpoint)?;
+        validate_name("variant name", variant)?;
+        let mut batch = Vec::new();
+        for (n, line) in lines(body) {
+            if batch.len() == MAX_BATCH_RECORDS {
+                return Err(Error::LimitExceeded(format!(
+                    "a batch holds at most {MAX_BATCH_RECORDS} records"
+                )));
+            }
+            let rec =
+                CaptureRecord::parse(line).map_err(|e| Error::invalid(format!("line {n}: {e}")))?;
+            batch.push((rec.inference_time_ms(), line));
+        }
+        if batch.is_empty() {
+            return Err(Error::invalid("the batch holds no records"));
+        }
+        let base = self.capture_base(endpoint).join(variant);
+        let cfg = self.cfg.writer;
+        let w = writer(
+            &self.captures,
+            &(endpoint.to_string(), variant.to_string()),
+            || RotatingWriter::new(base, cfg),
+        );
+        let mut w = w.lock();
+        write_batch(&mut w, &batch)?;
+        Ok(batch.len())
+    }
+
+    /// Validates and stores a JSONL batch of ground-truth records in the hour
+    /// of `collected_ms`; returns how many.
+    pub fn append_ground_truth(
+        &self,
+        endpoint: &str,
+        body: &[u8],
+        collected_ms: i64,
+    ) -> Result<usize> {
+        validate_name("endpoint name", endpoint)?;
+        let mut batch = Vec::new();
+        for (n, line) in lines(body) {
+            if batch.len() == MAX_BATCH_RECORDS {
+                return Err(Error::LimitExceeded(format!(
+                    "a batch holds at most {MAX_BATCH_RECORDS} records"
+                )));
+            }
+            GroundTruthRecord::parse(line).map_err(|e| Error::invalid(format!("line {n}: {e}")))?;
+            batch.push((collected_ms, line));
+        }
+        if batch.is_empty() {
+            return Err(Error::invalid("the batch holds no records"));
+        }
+        let base = self.truth_base(endpoint);
+        let cfg = self.cfg.writer;
+        let w = writer(&self.truth, &endpoint.to_string(), || {
+            RotatingWriter::new(base, cfg)
+        });
+        let mut w = w.lock();
+        write_batch(&mut w, &batch)?;
+        Ok(batch.len())
+    }
+
+    fn variants(&self, endpoint: &str, variant: Option<&str>) -> Result<Vec<String>> {
+        validate_name("endpoint name", endpoint)?;
+        if let Some(v) = variant {
+            validate_name("variant name", v)?;
+            return Ok(vec![v.to_string()]);
+        }
+        let base = self.capture_base(endpoint);
+        let rd = match std::fs::read_dir(&base) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io(format!("listing {}", base.display()), e)),
+        };
+        let mut out = Vec::new();
+        for entry in rd {
+            let entry = entry.map_err(|e| Error::io(format!("listing {}", base.display()), e))?;
+            if let Some(name) = entry.file_name().to_str() {
+                if validate_name("variant name", name).is_ok() {
+                    out.push(name.to_string());
+                }
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// Capture files of an endpoint (one variant or all) whose hour overlaps
+    /// `[start_ms, end_ms)`, by hour then name.
+    pub fn list_captures(
+        &self,
+        endpoint: &str,
+        variant: Option<&str>,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<FileInfo>> {
+        check_range(start_ms, end_ms)?;
+        let mut out = Vec::new();
+        for v in self.variants(endpoint, variant)? {
+            let base = self.capture_base(endpoint).join(&v);
+            for (hour, dir) in layout::hours_in_range(&base, start_ms, end_ms)? {
+                for (_, path, bytes) in layout::files_in(&dir)? {
+                    out.push(FileInfo {
+                        endpoint: endpoint.to_string(),
+                        variant: Some(v.clone()),
+                        hour_ms: hour,
+                        path: rel(&self.cfg.root, &path),
+                        bytes,
+                    });
+                }
+            }
+        }
+        out.sort_by(|a, b| (a.hour_ms, &a.path).cmp(&(b.hour_ms, &b.path)));
+        Ok(out)
+    }
+
+    /// Ground-truth files of an endpoint collected in `[start_ms, end_ms)` hours.
+    pub fn list_ground_truth(
+        &self,
+        endpoint: &str,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Vec<FileInfo>> {
+        check_range(start_ms, end_ms)?;
+        validate_name("endpoint name", endpoint)?;
+        let mut out = Vec::new();
+        for (hour, dir) in layout::hours_in_range(&self.truth_base(endpoint), start_ms, end_ms)? {
+            for (_, path, bytes) in layout::files_in(&dir)? {
+                out.push(FileInfo {
+                    endpoint: endpoint.to_string(),
+                    variant: None,
+                    hour_ms: hour,
+                    path: rel(&self.cfg.root, &path),
+                    bytes,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Captured records with `inferenceTime` in `[start_ms, end_ms)`, oldest
+    /// hour first, at most `limit` (capped at [`MAX_READ_RECORDS`]).
+    pub fn read_captures(
+        &self,
+        endpoint: &str,
+        variant: Option<&str>,
+        start_ms: i64,
+        end_ms: i64,
+        limit: usize,
+    ) -> Result<Page<StoredCapture>> {
+        let files = self.list_captures(endpoint, variant, start_ms, end_ms)?;
+        let limit = limit.clamp(1, MAX_READ_RECORDS);
+        let mut page = Page::default();
+        let mut bytes = 0usize;
+        for f in files {
+            let variant = f.variant.clone().unwrap_or_default();
+            let done = read_lines(&self.cfg.root.join(&f.path), |line| {
+                let Ok(record) = CaptureRecord::parse(line) else {
+                    page.skipped_lines += 1;
+                    return true;
+                };
+                let t = record.inference_time_ms();
+                if t < start_ms || t >= end_ms {
+                    return true;
+                }
+                if page.records.len() >= limit || bytes + line.len() > MAX_READ_BYTES {
+                    page.truncated = true;
+                    return false;
+                }
+                bytes += line.len();
+                page.records.push(StoredCapture {
+                    variant: variant.clone(),
+                    record,
+                });
+                true
+            })?;
+            if !done {
+                break;
+            }
+        }
+        Ok(page)
+    }
+
+    /// Ground-truth records collected in the hours overlapping `[start_ms, end_ms)`.
+    pub fn read_ground_truth(
+        &self,
+        endpoint: &str,
+        start_ms: i64,
+        end_ms: i64,
+        limit: usize,
+    ) -> Result<Page<GroundTruthRecord>> {
+        let files = self.list_ground_truth(endpoint, start_ms, end_ms)?;
+        let limit = limit.clamp(1, MAX_READ_RECORDS);
+        let mut page = Page::default();
+        let mut bytes = 0usize;
+        for f in files {
+            let done = read_lines(&self.cfg.root.join(&f.path), |line| {
+                let Ok(record) = GroundTruthRecord::parse(line) else {
+                    page.skipped_lines += 1;
+                    return true;
+                };
+                if page.records.len() >= limit || bytes + line.len() > MAX_READ_BYTES {
+                    page.truncated = true;
+                    return false;
+                }
+                bytes += line.len();
+                page.records.push(record);
+                true
+            })?;
+            if !done {
+                break;
+            }
+        }
+        Ok(page)
+    }
+
+    /// Commits every open file (call before exit).
+    pub fn close(&self) -> Result<()> {
+        let all: Vec<_> = self
+            .captures
+            .lock()
+            .drain()
+            .map(|(_, w)| w)
+            .chain(self.truth.lock().drain().map(|(_, w)| w))
+            .collect();
+        for w in all {
+            w.lock().close()?;
+        }
+        Ok(())
+    }
+}
+
+fn write_batch(w: &mut RotatingWriter, batch: &[(i64, &[u8])]) -> Result<()> {
+    let mut line = Vec::new();
+    for (t, l) in batch {
+        line.clear();
+        line.extend_from_slice(l);
+        line.push(b'\n');
+        w.append(*t, &line)?;
+    }
+    w.commit()
+}
+
+/// Calls `f` with each complete line of `path`; stops when `f` returns false
+/// (and then returns false). A last line without `\n` is still being written
+/// (or was torn) and is not read.
+fn read_lines(path: &Path, mut f: impl FnMut(&[u8]) -> bool) -> Result<bool> {
+    let data = match std::fs::read(path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(true),
+        Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
+    };
+    let complete = match data.iter().rposition(|b| *b == b'\n') {
+        Some(i) => &data[..i],
+        None => return Ok(true),
+    };
+    for line in complete.split(|b| *b == b'\n') {
+        if line.iter().all(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        if !f(line) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests;

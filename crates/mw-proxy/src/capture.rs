@@ -1,0 +1,457 @@
+//! Data capture off the request path.
+//!
+//! The request path only decides whether to sample and, after the model
+//! answered, hands the bodies (reference-counted, not copied) to
+//! [`Capture::submit`]. That never waits: when the in-memory queue holds
+//! more than its byte bound the record is dropped and counted. One
+//! background task ([`run_worker`]) empties the queue every flush interval,
+//! encodes SageMaker records and hands each batch to the sink:
+//!
+//! - a local directory: `<dir>/<endpoint>/<variant>/yyyy/mm/dd/HH/*.jsonl`
+//!   through [`mw_capture::RotatingWriter`];
+//! - the server's capture store (`POST /api/v1/captures/...`). While the
+//!   server is down or slow, batches go to a disk buffer (one file per batch)
+//!   up to its byte bound, and are resent oldest first when it is back;
+//!   beyond the bound they are dropped and counted.
+//!
+//! [`CaptureStats`] holds the counters the metrics publisher reports
+//! (`CaptureRecordsWritten`, `CaptureRecordsDropped`).
+
+use bytes::Bytes;
+use mw_capture::{
+    encode_event, ContentTypes, Event, Observed, RotatingWriter, Sampler, WriterConfig,
+};
+use mw_client::Client;
+use parking_lot::Mutex;
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Where captured records go.
+#[derive(Debug, Clone)]
+pub enum Destination {
+    /// The server's capture store (the client's server).
+    Server,
+    /// A local root folder.
+    Dir(PathBuf),
+}
+
+/// Capture settings (SageMaker's `DataCaptureConfig` plus the buffer bounds).
+#[derive(Debug, Clone)]
+pub struct CaptureConfig {
+    pub percent: f64,
+    pub input: bool,
+    pub output: bool,
+    pub content_types: ContentTypes,
+    pub destination: Destination,
+    /// Bytes of payload waiting in memory before records are dropped.
+    pub queue_bytes: usize,
+    /// The disk buffer for a server destination.
+    pub buffer_dir: PathBuf,
+    pub buffer_bytes: u64,
+    /// Local files rotate at this size (and every hour).
+    pub max_file_bytes: u64,
+    /// The queue is emptied every `linger`, in batches of at most this many
+    /// records...
+    pub batch_records: usize,
+    /// ...and this many bytes.
+    pub batch_bytes: usize,
+    pub linger: Duration,
+    /// fsync local files on every batch.
+    pub sync: bool,
+}
+
+/// Counters shared with the request path and the metrics publisher.
+#[derive(Debug, Default)]
+pub struct CaptureStats {
+    pub queued_bytes: AtomicUsize,
+    pub written: AtomicU64,
+    pub dropped: AtomicU64,
+    pub buffered_bytes: AtomicU64,
+    pub buffered_batches: AtomicU64,
+}
+
+/// One sampled invocation waiting to be encoded.
+#[derive(Debug)]
+pub struct Item {
+    pub input: Option<(String, Bytes)>,
+    pub output: Option<(String, Bytes)>,
+    pub inference_id: Option<String>,
+    pub custom_attributes: Option<String>,
+    pub time_ms: i64,
+}
+
+impl Item {
+    fn cost(&self) -> usize {
+        256 + self.input.as_ref().map_or(0, |i| i.1.len())
+            + self.output.as_ref().map_or(0, |o| o.1.len())
+    }
+}
+
+/// The request path's handle (one clone per serving thread).
+#[derive(Clone)]
+pub struct Capture {
+    sampler: Sampler,
+    pub input: bool,
+    pub output: bool,
+    queue_bytes: usize,
+    tx: mpsc::UnboundedSender<Item>,
+    pub stats: Arc<CaptureStats>,
+}
+
+impl Capture {
+    /// Whether this invocation is captured (decided before it runs).
+    pub fn sample(&self) -> bool {
+        self.sampler.sample()
+    }
+
+    /// Queues a record; drops (and counts) it when the queue is full.
+    pub fn submit(&self, item: Item) {
+        let cost = item.cost();
+        let prev = self.stats.queued_bytes.fetch_add(cost, Ordering::AcqRel);
+        if prev + cost > self.queue_bytes {
+            self.stats.queued_bytes.fetch_sub(cost, Ordering::AcqRel);
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        if self.tx.send(item).is_err() {
+            self.stats.queued_bytes.fetch_sub(cost, Ordering::AcqRel);
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+enum Sink {
+    Dir(Arc<Mutex<RotatingWriter>>),
+    Server(Box<ServerSink>),
+}
+
+struct ServerSink {
+    client: Client,
+    endpoint: String,
+    variant: String,
+    spool: Spool,
+}
+
+/// Creates the handle and the background worker (spawn the worker; it ends
+/// when every handle is gone and the queue is drained).
+pub fn start(
+    cfg: &CaptureConfig,
+    endpoint: &str,
+    variant: &str,
+    client: Option<Client>,
+) -> crate::Result<(Capture, impl std::future::Future<Output = ()>)> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    let stats = Arc::new(CaptureStats::default());
+    let sink = match &cfg.destination {
+        Destination::Dir(root) => {
+            mw_capture::layout::validate_name("endpoint name", endpoint)?;
+            mw_capture::layout::validate_name("variant name", variant)?;
+            let base = root.join(endpoint).join(variant);
+            std::fs::create_dir_all(&base)
+                .map_err(|e| crate::Error::io(format!("creating {}", base.display()), e))?;
+            Sink::Dir(Arc::new(Mutex::new(RotatingWriter::new(
+                base,
+                WriterConfig {
+                    max_file_bytes: cfg.max_file_bytes,
+                    sync: cfg.sync,
+                },
+            ))))
+        }
+        Destination::Server => {
+            let client = client.ok_or_else(|| {
+                crate::Error::invalid("capture to the server needs the server's URL (--server)")
+            })?;
+            let spool = Spool::open(cfg.buffer_dir.clone(), cfg.buffer_bytes, stats.clone())?;
+            Sink::Server(Box::new(ServerSink {
+                client,
+                endpoint: endpoint.to_string(),
+                variant: variant.to_string(),
+                spool,
+            }))
+        }
+    };
+    let handle = Capture {
+        sampler: Sampler::new(cfg.percent),
+        input: cfg.input,
+        output: cfg.output,
+        queue_bytes: cfg.queue_bytes,
+        tx,
+        stats: stats.clone(),
+    };
+    let worker = run_worker(rx, sink, stats, cfg.clone());
+    Ok((handle, worker))
+}
+
+/// An encoded batch: JSONL and each record's time and line range.
+struct Batch {
+    jsonl: Vec<u8>,
+    lines: Vec<(i64, usize, usize)>,
+}
+
+fn encode(items: &[Item], types: &ContentTypes) -> Batch {
+    let mut jsonl = Vec::with_capacity(items.iter().map(|i| i.cost() + 128).sum());
+    let mut lines = Vec::with_capacity(items.len());
+    for it in items {
+        let start = jsonl.len();
+        let id = mw_capture::ids::uuid_v4();
+        encode_event(
+            &mut jsonl,
+            &Event {
+                input: it.input.as_ref().map(|(ct, b)| Observed {
+                    content_type: ct,
+                    body: b,
+                }),
+                output: it.output.as_ref().map(|(ct, b)| Observed {
+                    content_type: ct,
+                    body: b,
+                }),
+                event_id: &id,
+                inference_id: it.inference_id.as_deref(),
+                custom_attributes: it.custom_attributes.as_deref(),
+                inference_time_ms: it.time_ms,
+            },
+            types,
+        );
+        lines.push((it.time_ms, start, jsonl.len()));
+    }
+    Batch { jsonl, lines }
+}
+
+async fn run_worker(
+    mut rx: mpsc::UnboundedReceiver<Item>,
+    mut sink: Sink,
+    stats: Arc<CaptureStats>,
+    cfg: CaptureConfig,
+) {
+    // The worker never waits on the queue itself: it wakes every `linger` and
+    // takes what is there. So the request path's send never has a sleeping
+    // receiver to wake, which would cost it a system call per request.
+    let mut tick = tokio::time::interval(cfg.linger.max(Duration::from_millis(1)));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_retry = tokio::time::Instant::now();
+    let mut closed = false;
+    while !closed {
+        tick.tick().await;
+        loop {
+            let mut items = Vec::new();
+            let mut bytes = 0usize;
+            while items.len() < cfg.batch_records && bytes < cfg.batch_bytes {
+                match rx.try_recv() {
+                    Ok(i) => {
+                        bytes += i.cost();
+                        items.push(i);
+                    }
+                    Err(mpsc::error::TryRecvError::Empty) => break,
+                    Err(mpsc::error::TryRecvError::Disconnected) => {
+                        closed = true;
+                        break;
+                    }
+                }
+            }
+            if items.is_empty() {
+                break;
+            }
+            stats.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
+            let full = items.len() >= cfg.batch_records || bytes >= cfg.batch_bytes;
+            let batch = encode(&items, &cfg.content_types);
+            drop(items);
+            deliver(&mut sink, batch, &stats).await;
+            if !full {
+                break;
+            }
+        }
+        if last_retry.elapsed() >= Duration::from_secs(1) {
+            last_retry = tokio::time::Instant::now();
+            if let Sink::Server(s) = &mut sink {
+                let ServerSink {
+                    client,
+                    endpoint,
+                    variant,
+                    spool,
+                } = &mut **s;
+                spool.drain(client, endpoint, variant).await;
+            }
+        }
+    }
+    // Shutting down: whatever is in the disk buffer stays there for the next start.
+    if let Sink::Dir(w) = &sink {
+        let w = w.clone();
+        let _ = tokio::task::spawn_blocking(move || w.lock().close()).await;
+    }
+}
+
+async fn deliver(sink: &mut Sink, batch: Batch, stats: &Arc<CaptureStats>) {
+    let n = batch.lines.len() as u64;
+    match sink {
+        Sink::Dir(w) => {
+            let w = w.clone();
+            let res = tokio::task::spawn_blocking(move || {
+                let mut w = w.lock();
+                for (t, a, b) in &batch.lines {
+                    w.append(*t, &batch.jsonl[*a..*b])?;
+                }
+                w.commit()
+            })
+            .await;
+            match res {
+                Ok(Ok(())) => {
+                    stats.written.fetch_add(n, Ordering::Relaxed);
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, records = n, "writing captured records failed; they are dropped");
+                    stats.dropped.fetch_add(n, Ordering::Relaxed);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "capture writer task failed");
+                    stats.dropped.fetch_add(n, Ordering::Relaxed);
+                }
+            }
+        }
+        Sink::Server(s) => {
+            let ServerSink {
+                client,
+                endpoint,
+                variant,
+                spool,
+            } = &mut **s;
+            let body = Bytes::from(batch.jsonl);
+            if spool.is_empty() {
+                match client.put_captures(endpoint, variant, body.clone()).await {
+                    Ok(_) => {
+                        stats.written.fetch_add(n, Ordering::Relaxed);
+                        return;
+                    }
+                    Err(e) if e.is_retryable() => {
+                        tracing::warn!(error = %e, records = n, "capture server unavailable; buffering on disk");
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, records = n, "the server rejected captured records; they are dropped");
+                        stats.dropped.fetch_add(n, Ordering::Relaxed);
+                        return;
+                    }
+                }
+            }
+            // Keep order: behind what is already buffered.
+            spool.push(body, n).await;
+            spool.drain(client, endpoint, variant).await;
+        }
+    }
+}
+
+/// The disk buffer: one file per batch, `<seq>-<records>.jsonl`, oldest first.
+struct Spool {
+    dir: PathBuf,
+    max_bytes: u64,
+    files: VecDeque<(PathBuf, u64, u64)>,
+    next_seq: u64,
+    stats: Arc<CaptureStats>,
+}
+
+impl Spool {
+    fn open(dir: PathBuf, max_bytes: u64, stats: Arc<CaptureStats>) -> crate::Result<Spool> {
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| crate::Error::io(format!("creating {}", dir.display()), e))?;
+        let mut files = Vec::new();
+        let rd = std::fs::read_dir(&dir)
+            .map_err(|e| crate::Error::io(format!("listing {}", dir.display()), e))?;
+        for entry in rd.flatten() {
+            let name = entry.file_name().to_string_lossy().to_string();
+            let Some(stem) = name.strip_suffix(".jsonl") else {
+                continue;
+            };
+            let Some((seq, n)) = stem.split_once('-') else {
+                continue;
+            };
+            let (Ok(seq), Ok(n)) = (seq.parse::<u64>(), n.parse::<u64>()) else {
+                continue;
+            };
+            let len = entry.metadata().map(|m| m.len()).unwrap_or(0);
+            files.push((seq, entry.path(), n, len));
+        }
+        files.sort();
+        let next_seq = files.last().map_or(0, |f| f.0 + 1);
+        let total: u64 = files.iter().map(|f| f.3).sum();
+        stats.buffered_bytes.store(total, Ordering::Relaxed);
+        stats
+            .buffered_batches
+            .store(files.len() as u64, Ordering::Relaxed);
+        if !files.is_empty() {
+            tracing::info!(batches = files.len(), bytes = total, dir = %dir.display(), "resending buffered captures");
+        }
+        Ok(Spool {
+            dir,
+            max_bytes,
+            files: files.into_iter().map(|f| (f.1, f.2, f.3)).collect(),
+            next_seq,
+            stats,
+        })
+    }
+
+    fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    async fn push(&mut self, body: Bytes, n: u64) {
+        let len = body.len() as u64;
+        if self.stats.buffered_bytes.load(Ordering::Relaxed) + len > self.max_bytes {
+            self.stats.dropped.fetch_add(n, Ordering::Relaxed);
+            tracing::warn!(records = n, "capture disk buffer is full; records dropped");
+            return;
+        }
+        let path = self.dir.join(format!("{:016}-{n}.jsonl", self.next_seq));
+        self.next_seq += 1;
+        let p = path.clone();
+        let res = tokio::task::spawn_blocking(move || std::fs::write(&p, &body)).await;
+        match res {
+            Ok(Ok(())) => {
+                self.stats.buffered_bytes.fetch_add(len, Ordering::Relaxed);
+                self.stats.buffered_batches.fetch_add(1, Ordering::Relaxed);
+                self.files.push_back((path, n, len));
+            }
+            _ => {
+                tracing::error!(path = %path.display(), records = n, "writing the capture buffer failed; records dropped");
+                self.stats.dropped.fetch_add(n, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn forget_front(&mut self) {
+        if let Some((path, _, len)) = self.files.pop_front() {
+            let _ = std::fs::remove_file(&path);
+            self.stats.buffered_bytes.fetch_sub(len, Ordering::Relaxed);
+            self.stats.buffered_batches.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Sends buffered batches oldest first until one fails.
+    async fn drain(&mut self, client: &Client, endpoint: &str, variant: &str) {
+        while let Some((path, n, _)) = self.files.front().cloned() {
+            let p = path.clone();
+            let body = match tokio::task::spawn_blocking(move || std::fs::read(&p)).await {
+                Ok(Ok(b)) => Bytes::from(b),
+                _ => {
+                    tracing::error!(path = %path.display(), "reading the capture buffer failed; batch dropped");
+                    self.stats.dropped.fetch_add(n, Ordering::Relaxed);
+                    self.forget_front();
+                    continue;
+                }
+            };
+            match client.put_captures(endpoint, variant, body).await {
+                Ok(_) => {
+                    self.stats.written.fetch_add(n, Ordering::Relaxed);
+                    self.forget_front();
+                }
+                Err(e) if e.is_retryable() => return,
+                Err(e) => {
+                    tracing::error!(error = %e, records = n, "the server rejected buffered captures; they are dropped");
+                    self.stats.dropped.fetch_add(n, Ordering::Relaxed);
+                    self.forget_front();
+                }
+            }
+        }
+    }
+}

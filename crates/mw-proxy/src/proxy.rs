@@ -1,0 +1,728 @@
+//! The request path: routing, limits, validation, the upstream call, the
+//! SageMaker Runtime response and error shapes, metrics and capture.
+//!
+//! Three kinds of request:
+//!
+//! - `POST /endpoints/{name}/invocations`: SageMaker Runtime's InvokeEndpoint,
+//!   forwarded to the upstream's `/invocations` (the container contract).
+//!   Answers use the runtime's headers (`x-Amzn-Invoked-Production-Variant`,
+//!   `X-Amzn-SageMaker-Custom-Attributes`) and error shapes (`ValidationError`
+//!   400, `ModelError` 424 with `OriginalStatusCode` / `OriginalMessage`,
+//!   `ServiceUnavailable` 503, each named in `X-Amzn-ErrorType`), so boto3's
+//!   `invoke_endpoint` works unchanged and raises its typed exceptions.
+//! - `POST /invocations` and any configured invocation path: the same
+//!   metering, validation and capture, forwarded as is; the model's own
+//!   status is passed back, and the proxy's errors are plain statuses
+//!   (413, 408, 400, 502, 504, 503) with a JSON `{"error": ...}` body.
+//! - anything else: passed through unmetered.
+//!
+//! Time: ModelLatency is from sending the request upstream to having read
+//! the whole response; OverheadLatency is the rest of the time from the
+//! request's arrival to the response being handed to the connection.
+
+use crate::capture::{Capture, Item};
+use crate::metrics::{Class, Metrics, Outcome};
+use crate::validate::{PayloadKind, Schema};
+use bytes::Bytes;
+use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use http::{Method, Request, Response, StatusCode, Uri};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::client::legacy::connect::HttpConnector;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub type Body = Full<Bytes>;
+
+const H_CUSTOM: &str = "x-amzn-sagemaker-custom-attributes";
+const H_INFERENCE_ID: &str = "x-amzn-sagemaker-inference-id";
+const H_TARGET_VARIANT: &str = "x-amzn-sagemaker-target-variant";
+const H_TARGET_MODEL: &str = "x-amzn-sagemaker-target-model";
+const H_INVOKED_VARIANT: &str = "x-amzn-invoked-production-variant";
+const H_ERROR_TYPE: &str = "x-amzn-errortype";
+const H_REQUEST_ID: &str = "x-amzn-requestid";
+const ACCOUNT: &str = "000000000000";
+/// Most bytes of a too-large body read (and discarded) before answering 413.
+const MAX_DRAIN_BYTES: usize = 16 * 1024 * 1024;
+
+/// Settings of the request path.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub max_response_bytes: usize,
+    pub upstream_timeout: Duration,
+    pub client_timeout: Duration,
+    pub max_in_flight: usize,
+}
+
+pub struct Proxy {
+    pub endpoint: String,
+    pub variant: String,
+    pub limits: Limits,
+    pub upstream: Uri,
+    pub invocation_paths: Vec<String>,
+    pub client: hyper_util::client::legacy::Client<HttpConnector, Body>,
+    pub metrics: Arc<Metrics>,
+    pub capture: Option<Capture>,
+    pub schema: Option<Schema>,
+    pub csv_types: Vec<String>,
+    pub json_types: Vec<String>,
+    pub in_flight: Arc<tokio::sync::Semaphore>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Runtime,
+    Container,
+}
+
+/// A proxy-made error answer.
+struct Reject {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    class: Class,
+}
+
+impl Reject {
+    fn client(status: StatusCode, code: &'static str, message: impl Into<String>) -> Reject {
+        Reject {
+            status,
+            code,
+            message: message.into(),
+            class: Class::ClientError,
+        }
+    }
+}
+
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "proxy-connection"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+            | "host"
+            | "content-length"
+            | "http2-settings"
+    )
+}
+
+fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+fn json_body(status: StatusCode, v: &serde_json::Value) -> Response<Body> {
+    let mut r = Response::new(Full::new(Bytes::from(
+        serde_json::to_vec(v).unwrap_or_default(),
+    )));
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r
+}
+
+/// A SageMaker Runtime error: the code in `X-Amzn-ErrorType`, the body
+/// `{"message": ...}` plus any modeled fields.
+fn runtime_error(
+    status: StatusCode,
+    code: &'static str,
+    message: &str,
+    extra: Option<serde_json::Value>,
+) -> Response<Body> {
+    let mut body = serde_json::json!({"message": message});
+    if let (Some(serde_json::Value::Object(m)), Some(obj)) = (extra, body.as_object_mut()) {
+        obj.extend(m);
+    }
+    let mut r = json_body(status, &body);
+    r.headers_mut()
+        .insert(H_ERROR_TYPE, HeaderValue::from_static(code));
+    r
+}
+
+fn plain_error(status: StatusCode, code: &'static str, message: &str) -> Response<Body> {
+    json_body(
+        status,
+        &serde_json::json!({"error": {"code": code, "message": message}}),
+    )
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+/// InferenceId: 1–64 printable characters, the first not a space.
+fn valid_inference_id(id: &str) -> bool {
+    let n = id.chars().count();
+    (1..=64).contains(&n)
+        && !id.starts_with(char::is_whitespace)
+        && id.chars().all(|c| !c.is_control())
+}
+
+/// How the upstream call went.
+enum Upstream {
+    Answered {
+        status: StatusCode,
+        headers: HeaderMap,
+        body: Bytes,
+    },
+    Failed {
+        timed_out: bool,
+        message: String,
+    },
+}
+
+impl Proxy {
+    pub async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
+        let t0 = Instant::now();
+        let path = req.uri().path();
+        if path == "/_modelwatch/stats" {
+            return self.stats();
+        }
+        let kind = if req.method() == Method::POST {
+            match path
+                .strip_prefix("/endpoints/")
+                .and_then(|r| r.strip_suffix("/invocations"))
+            {
+                Some(name) if !name.contains('/') => {
+                    if name != self.endpoint {
+                        let msg = format!("Endpoint {name} of account {ACCOUNT} not found.");
+                        return runtime_error(
+                            StatusCode::BAD_REQUEST,
+                            "ValidationError",
+                            &msg,
+                            None,
+                        );
+                    }
+                    Some(Kind::Runtime)
+                }
+                _ if path == "/invocations" || self.invocation_paths.iter().any(|p| p == path) => {
+                    Some(Kind::Container)
+                }
+                _ => None,
+            }
+        } else {
+            None
+        };
+        let Ok(_permit) = self.in_flight.clone().try_acquire_owned() else {
+            let msg = "too many requests in flight; try again";
+            return match kind {
+                Some(Kind::Runtime) => {
+                    self.record(t0, None, Class::ServerError, false);
+                    runtime_error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "ServiceUnavailable",
+                        msg,
+                        None,
+                    )
+                }
+                Some(Kind::Container) => {
+                    self.record(t0, None, Class::ServerError, false);
+                    plain_error(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", msg)
+                }
+                None => plain_error(StatusCode::SERVICE_UNAVAILABLE, "ServiceUnavailable", msg),
+            };
+        };
+        match kind {
+            Some(k) => self.invoke(req, k, t0).await,
+            None => self.pass_through(req).await,
+        }
+    }
+
+    fn stats(&self) -> Response<Body> {
+        let mut v = serde_json::json!({
+            "endpoint": self.endpoint,
+            "variant": self.variant,
+            "inFlight": self.limits.max_in_flight - self.in_flight.available_permits(),
+        });
+        if let Some(c) = &self.capture {
+            let s = &c.stats;
+            v["capture"] = serde_json::json!({
+                "written": s.written.load(Ordering::Relaxed),
+                "dropped": s.dropped.load(Ordering::Relaxed),
+                "queuedBytes": s.queued_bytes.load(Ordering::Relaxed),
+                "bufferedBytes": s.buffered_bytes.load(Ordering::Relaxed),
+                "bufferedBatches": s.buffered_batches.load(Ordering::Relaxed),
+            });
+        }
+        json_body(StatusCode::OK, &v)
+    }
+
+    fn record(&self, t0: Instant, model: Option<Duration>, class: Class, model_error: bool) {
+        let total = t0.elapsed();
+        let model_us = model.map(|m| m.as_micros() as u64);
+        let overhead = total.saturating_sub(model.unwrap_or_default());
+        self.metrics.record(
+            mw_model::time::now_ms(),
+            &Outcome {
+                class,
+                model_error,
+                model_us,
+                overhead_us: overhead.as_micros() as u64,
+            },
+        );
+    }
+
+    async fn read_body(&self, headers: &HeaderMap, body: Incoming) -> Result<Bytes, Reject> {
+        let max = self.limits.max_body_bytes;
+        if let Some(len) =
+            header_str(headers, CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok())
+        {
+            if len > max as u64 {
+                if len <= (max + MAX_DRAIN_BYTES) as u64 {
+                    self.drain(body).await;
+                }
+                return Err(Reject::client(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "ValidationError",
+                    format!(
+                        "Request payload of {len} bytes is larger than the limit of {max} bytes."
+                    ),
+                ));
+            }
+        }
+        let mut body = body;
+        let read = async {
+            let mut buf = bytes::BytesMut::new();
+            while let Some(frame) = body.frame().await {
+                if let Ok(data) = frame?.into_data() {
+                    if buf.len() + data.len() > max {
+                        return Ok(None);
+                    }
+                    buf.extend_from_slice(&data);
+                }
+            }
+            Ok::<_, hyper::Error>(Some(buf.freeze()))
+        };
+        let res = tokio::time::timeout(self.limits.client_timeout, read).await;
+        if matches!(res, Ok(Ok(None))) {
+            self.drain(body).await;
+        }
+        match res {
+            Err(_) => Err(Reject::client(
+                StatusCode::REQUEST_TIMEOUT,
+                "RequestTimeout",
+                format!(
+                    "the request body did not arrive within {} s",
+                    self.limits.client_timeout.as_secs_f64()
+                ),
+            )),
+            Ok(Ok(None)) => Err(Reject::client(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "ValidationError",
+                format!("Request payload is larger than the limit of {max} bytes."),
+            )),
+            Ok(Err(e)) => Err(Reject::client(
+                StatusCode::BAD_REQUEST,
+                "ValidationError",
+                format!("reading the request body failed: {e}"),
+            )),
+            Ok(Ok(Some(b))) => Ok(b),
+        }
+    }
+
+    /// Reads and discards what is left of a rejected body (bounded in bytes
+    /// and time), so that the client, still sending, receives the answer
+    /// instead of a reset connection.
+    async fn drain(&self, mut body: Incoming) {
+        let mut left = MAX_DRAIN_BYTES;
+        let _ = tokio::time::timeout(self.limits.client_timeout, async {
+            while let Some(Ok(frame)) = body.frame().await {
+                let n = frame.data_ref().map_or(0, |d| d.len());
+                if n >= left {
+                    break;
+                }
+                left -= n;
+            }
+        })
+        .await;
+    }
+
+    fn payload_kind(&self, content_type: &str) -> PayloadKind {
+        let m = mw_capture::record::media_type(content_type);
+        if self.csv_types.contains(&m) {
+            PayloadKind::Csv
+        } else if self.json_types.contains(&m) {
+            PayloadKind::Json
+        } else {
+            PayloadKind::Other
+        }
+    }
+
+    fn check_runtime_headers(&self, h: &HeaderMap) -> Result<(), Reject> {
+        let bad = |m: String| Reject::client(StatusCode::BAD_REQUEST, "ValidationError", m);
+        if let Some(v) = h.get(H_TARGET_VARIANT) {
+            let v = v.to_str().unwrap_or("");
+            if v != self.variant {
+                return Err(bad(format!(
+                    "Variant {v} does not exist in endpoint {} of account {ACCOUNT}.",
+                    self.endpoint
+                )));
+            }
+        }
+        if let Some(v) = h.get(H_INFERENCE_ID) {
+            match v.to_str() {
+                Ok(id) if valid_inference_id(id) => {}
+                _ => {
+                    return Err(bad(
+                        "1 validation error detected: Value at 'inferenceId' failed to satisfy constraint: Member must have length between 1 and 64 and consist of printable characters, the first not a space".to_string(),
+                    ))
+                }
+            }
+        }
+        if let Some(v) = h.get(H_CUSTOM) {
+            if v.len() > 1024 || v.to_str().is_err() {
+                return Err(bad(
+                    "1 validation error detected: Value at 'customAttributes' failed to satisfy constraint: Member must have length less than or equal to 1024".to_string(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn upstream_uri(&self, path_and_query: &str) -> Result<Uri, String> {
+        let mut parts = self.upstream.clone().into_parts();
+        parts.path_and_query = Some(
+            path_and_query
+                .parse()
+                .map_err(|e| format!("bad path {path_and_query:?}: {e}"))?,
+        );
+        Uri::from_parts(parts).map_err(|e| e.to_string())
+    }
+
+    async fn call_upstream(&self, req: Request<Body>) -> Upstream {
+        let max = self.limits.max_response_bytes;
+        let fut = async {
+            let resp = self.client.request(req).await.map_err(|e| {
+                if e.is_connect() {
+                    format!("could not connect to the model server: {}", error_chain(&e))
+                } else {
+                    format!("the model server failed to answer: {}", error_chain(&e))
+                }
+            })?;
+            let (parts, body) = resp.into_parts();
+            let body = Limited::new(body, max).collect().await.map_err(|e| {
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some()
+                {
+                    format!("the model's response is larger than {max} bytes")
+                } else {
+                    format!("reading the model's response failed: {e}")
+                }
+            })?;
+            Ok::<_, String>((parts.status, parts.headers, body.to_bytes()))
+        };
+        match tokio::time::timeout(self.limits.upstream_timeout, fut).await {
+            Err(_) => Upstream::Failed {
+                timed_out: true,
+                message: format!(
+                    "the model server did not answer within {} s",
+                    self.limits.upstream_timeout.as_secs_f64()
+                ),
+            },
+            Ok(Err(message)) => Upstream::Failed {
+                timed_out: false,
+                message,
+            },
+            Ok(Ok((status, headers, body))) => Upstream::Answered {
+                status,
+                headers,
+                body,
+            },
+        }
+    }
+
+    fn reject(&self, kind: Kind, t0: Instant, r: Reject) -> Response<Body> {
+        self.record(t0, None, r.class, false);
+        match kind {
+            Kind::Runtime => runtime_error(r.status, r.code, &r.message, None),
+            Kind::Container => plain_error(r.status, r.code, &r.message),
+        }
+    }
+
+    async fn invoke(&self, req: Request<Incoming>, kind: Kind, t0: Instant) -> Response<Body> {
+        let (parts, body) = req.into_parts();
+        if kind == Kind::Runtime {
+            if let Err(r) = self.check_runtime_headers(&parts.headers) {
+                return self.reject(kind, t0, r);
+            }
+        }
+        let body = match self.read_body(&parts.headers, body).await {
+            Ok(b) => b,
+            Err(r) => return self.reject(kind, t0, r),
+        };
+        let content_type = header_str(&parts.headers, CONTENT_TYPE.as_str())
+            .unwrap_or("application/octet-stream")
+            .to_string();
+        if let Some(schema) = &self.schema {
+            if let Err(msg) = schema.check(self.payload_kind(&content_type), &body) {
+                let r = Reject::client(
+                    StatusCode::BAD_REQUEST,
+                    "ValidationError",
+                    format!("The payload does not match the endpoint's schema: {msg}"),
+                );
+                return self.reject(kind, t0, r);
+            }
+        }
+        let sampled = self.capture.as_ref().is_some_and(|c| c.sample());
+        let time_ms = mw_model::time::now_ms();
+
+        // The upstream request.
+        let mut b = Request::builder().method(Method::POST);
+        let uri = match kind {
+            Kind::Runtime => {
+                for name in [
+                    CONTENT_TYPE.as_str(),
+                    "accept",
+                    H_CUSTOM,
+                    H_TARGET_MODEL,
+                    H_INFERENCE_ID,
+                ] {
+                    if let Some(v) = parts.headers.get(name) {
+                        b = b.header(name, v);
+                    }
+                }
+                self.upstream_uri("/invocations")
+            }
+            Kind::Container => {
+                for (k, v) in &parts.headers {
+                    if !is_hop_by_hop(k) {
+                        b = b.header(k, v);
+                    }
+                }
+                self.upstream_uri(parts.uri.path_and_query().map_or("/", |p| p.as_str()))
+            }
+        };
+        let up_req = match uri.and_then(|u| {
+            b.uri(u)
+                .body(Full::new(body.clone()))
+                .map_err(|e| e.to_string())
+        }) {
+            Ok(r) => r,
+            Err(m) => {
+                return self.reject(
+                    kind,
+                    t0,
+                    Reject::client(StatusCode::BAD_REQUEST, "ValidationError", m),
+                );
+            }
+        };
+        let t_up = Instant::now();
+        let result = self.call_upstream(up_req).await;
+        let model = t_up.elapsed();
+
+        match result {
+            Upstream::Failed { timed_out, message } => {
+                let resp = match kind {
+                    Kind::Runtime => {
+                        let msg = if timed_out {
+                            format!("Received server error (0) from primary with message \"Your invocation timed out while waiting for a response from container primary: {message}\".")
+                        } else {
+                            format!("Received server error (0) from primary with message \"{message}\".")
+                        };
+                        runtime_error(
+                            StatusCode::FAILED_DEPENDENCY,
+                            "ModelError",
+                            &msg,
+                            Some(serde_json::json!({
+                                "ErrorCode": "SERVER_ERROR_FROM_MODEL",
+                                "OriginalStatusCode": 0,
+                                "OriginalMessage": message,
+                            })),
+                        )
+                    }
+                    Kind::Container => {
+                        let status = if timed_out {
+                            StatusCode::GATEWAY_TIMEOUT
+                        } else {
+                            StatusCode::BAD_GATEWAY
+                        };
+                        plain_error(
+                            status,
+                            if timed_out {
+                                "UpstreamTimeout"
+                            } else {
+                                "BadGateway"
+                            },
+                            &message,
+                        )
+                    }
+                };
+                tracing::debug!(%message, "upstream failed");
+                self.record(t0, Some(model), Class::ServerError, true);
+                resp
+            }
+            Upstream::Answered {
+                status,
+                headers,
+                body: out,
+            } => {
+                let ok = status.is_success();
+                let class = if ok {
+                    Class::Ok
+                } else if status.is_client_error() {
+                    Class::ClientError
+                } else {
+                    Class::ServerError
+                };
+                let out_type = header_str(&headers, CONTENT_TYPE.as_str()).map(str::to_string);
+                let resp = match kind {
+                    Kind::Runtime if ok => {
+                        let mut r = Response::new(Full::new(out.clone()));
+                        let h = r.headers_mut();
+                        if let Some(v) = headers.get(CONTENT_TYPE) {
+                            h.insert(CONTENT_TYPE, v.clone());
+                        }
+                        if let Some(v) = headers.get(H_CUSTOM) {
+                            h.insert(H_CUSTOM, v.clone());
+                        }
+                        if let Ok(v) = HeaderValue::from_str(&self.variant) {
+                            h.insert(H_INVOKED_VARIANT, v);
+                        }
+                        if let Ok(v) = HeaderValue::from_str(&mw_capture::ids::uuid_v4()) {
+                            h.insert(H_REQUEST_ID, v);
+                        }
+                        r
+                    }
+                    Kind::Runtime => {
+                        let original =
+                            String::from_utf8_lossy(&out[..out.len().min(4096)]).into_owned();
+                        let side = if status.is_client_error() {
+                            "client"
+                        } else {
+                            "server"
+                        };
+                        let msg = format!(
+                            "Received {side} error ({}) from primary with message \"{original}\". See the model server's logs for more information.",
+                            status.as_u16()
+                        );
+                        runtime_error(
+                            StatusCode::FAILED_DEPENDENCY,
+                            "ModelError",
+                            &msg,
+                            Some(serde_json::json!({
+                                "ErrorCode": if status.is_client_error() { "CLIENT_ERROR_FROM_MODEL" } else { "SERVER_ERROR_FROM_MODEL" },
+                                "OriginalStatusCode": status.as_u16(),
+                                "OriginalMessage": original,
+                            })),
+                        )
+                    }
+                    Kind::Container => {
+                        let mut r = Response::new(Full::new(out.clone()));
+                        *r.status_mut() = status;
+                        for (k, v) in &headers {
+                            if !is_hop_by_hop(k) {
+                                r.headers_mut().append(k, v.clone());
+                            }
+                        }
+                        r
+                    }
+                };
+                self.record(t0, Some(model), class, !ok);
+                if ok && sampled {
+                    if let Some(c) = &self.capture {
+                        c.submit(Item {
+                            input: c.input.then_some((content_type, body)),
+                            output: c.output.then(|| {
+                                (
+                                    out_type
+                                        .unwrap_or_else(|| "application/octet-stream".to_string()),
+                                    out,
+                                )
+                            }),
+                            inference_id: header_str(&parts.headers, H_INFERENCE_ID)
+                                .map(str::to_string),
+                            custom_attributes: header_str(&parts.headers, H_CUSTOM)
+                                .map(str::to_string),
+                            time_ms,
+                        });
+                    }
+                }
+                resp
+            }
+        }
+    }
+
+    async fn pass_through(&self, req: Request<Incoming>) -> Response<Body> {
+        let (parts, body) = req.into_parts();
+        let body = match self.read_body(&parts.headers, body).await {
+            Ok(b) => b,
+            Err(r) => return plain_error(r.status, r.code, &r.message),
+        };
+        let mut b = Request::builder().method(parts.method.clone());
+        for (k, v) in &parts.headers {
+            if !is_hop_by_hop(k) {
+                b = b.header(k, v);
+            }
+        }
+        let uri = self.upstream_uri(parts.uri.path_and_query().map_or("/", |p| p.as_str()));
+        let req = match uri.and_then(|u| b.uri(u).body(Full::new(body)).map_err(|e| e.to_string()))
+        {
+            Ok(r) => r,
+            Err(m) => return plain_error(StatusCode::BAD_REQUEST, "BadRequest", &m),
+        };
+        match self.call_upstream(req).await {
+            Upstream::Failed {
+                timed_out: true,
+                message,
+            } => plain_error(StatusCode::GATEWAY_TIMEOUT, "UpstreamTimeout", &message),
+            Upstream::Failed { message, .. } => {
+                plain_error(StatusCode::BAD_GATEWAY, "BadGateway", &message)
+            }
+            Upstream::Answered {
+                status,
+                headers,
+                body,
+            } => {
+                let mut r = Response::new(Full::new(body));
+                *r.status_mut() = status;
+                for (k, v) in &headers {
+                    if !is_hop_by_hop(k) {
+                        r.headers_mut().append(k, v.clone());
+                    }
+                }
+                r
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inference_ids_follow_the_runtime_rule() {
+        assert!(valid_inference_id("42"));
+        assert!(valid_inference_id("a b"));
+        assert!(valid_inference_id(&"x".repeat(64)));
+        assert!(!valid_inference_id(""));
+        assert!(!valid_inference_id(" a"));
+        assert!(!valid_inference_id(&"x".repeat(65)));
+        assert!(!valid_inference_id("a\tb"));
+    }
+
+    #[test]
+    fn hop_by_hop_headers_are_not_forwarded() {
+        for h in ["connection", "transfer-encoding", "host", "content-length"] {
+            assert!(is_hop_by_hop(&HeaderName::from_static(h)), "{h}");
+        }
+        assert!(!is_hop_by_hop(&HeaderName::from_static("content-type")));
+    }
+}
