@@ -748,3 +748,168 @@ def send(protocol: str, port: int, operation: str, body: bytes, extra_headers=No
     if protocol == "query":
         return query_request(port, body, extra_headers, **kw)
     raise ValueError(protocol)
+
+
+# --------------------------------------------------------------------------------------
+# alarms: the native action-target API, a loopback webhook listener, polling
+# --------------------------------------------------------------------------------------
+
+
+def native_request(port: int, method: str, path: str, body=None, timeout: float = 10) -> tuple[int, object]:
+    """A request to the native JSON API (`/api/v1/...`): (status, decoded JSON body or None)."""
+    data = b"" if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
+    headers = {"Content-Type": "application/json"} if data else {}
+    resp = raw_request(port, method, path, headers, data, signed=False, timeout=timeout)
+    try:
+        doc = json.loads(resp.body) if resp.body else None
+    except ValueError:
+        doc = None
+    return resp.status, doc
+
+
+def create_topic(port: int, name: str) -> str:
+    """Creates a topic through the native API and returns its ARN."""
+    status, doc = native_request(port, "POST", "/api/v1/topics", {"name": name})
+    assert status == 200, (status, doc)
+    return doc["arn"]
+
+
+def subscribe_http(port: int, topic: str, url: str) -> str:
+    """Subscribes an http URL to `topic`; returns the subscription ARN."""
+    status, doc = native_request(port, "POST", f"/api/v1/topics/{topic}/subscriptions", {"protocol": "http", "endpoint": url})
+    assert status == 200, (status, doc)
+    return doc["arn"]
+
+
+def deliveries(port: int, alarm: str, limit: int = 100) -> list[dict]:
+    """The server's delivery rows of `alarm`, newest first."""
+    from urllib.parse import quote
+
+    status, doc = native_request(port, "GET", f"/api/v1/deliveries?alarm={quote(alarm, safe='')}&limit={limit}")
+    assert status == 200, (status, doc)
+    return doc["deliveries"]
+
+
+def wait_for(fn, timeout: float, what: str = "condition", interval: float = 0.05):
+    """Calls `fn` until it returns something truthy (returned) or `timeout` seconds pass (AssertionError)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        last = fn()
+        if last:
+            return last
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what} (last value {last!r})")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict  # lower-case names
+    body: bytes
+    at: float = 0.0  # time.monotonic() when it arrived
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class WebhookListener:
+    """An HTTP server on 127.0.0.1 in a thread that records every request.
+
+    Answers `status` (200 by default) to everything. `port=0` picks a free port.
+    """
+
+    def __init__(self, port: int = 0, status: int = 200):
+        import http.server
+
+        self.status = status
+        self.received: list[Received] = []
+        self._cv = threading.Condition()
+        listener = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _handle(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n) if n else b""
+                import time
+
+                item = Received(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.monotonic())
+                with listener._cv:
+                    listener.received.append(item)
+                    listener._cv.notify_all()
+                self.send_response(listener.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_POST = do_PUT = do_GET = _handle
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
+    def url(self, path: str = "/") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def requests(self, path: str | None = None) -> list[Received]:
+        with self._cv:
+            return [r for r in self.received if path is None or r.path == path]
+
+    def wait(self, path: str, count: int = 1, timeout: float = 10.0) -> list[Received]:
+        """The first `count` requests to `path`, waiting up to `timeout` seconds for them."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        with self._cv:
+            while True:
+                got = [r for r in self.received if r.path == path]
+                if len(got) >= count:
+                    return got[:count]
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"{len(got)} requests to {path} within {timeout}s, wanted {count}")
+                self._cv.wait(left)
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def write_alarm_config(path: Path, delay_ms: int = 100, max_attempts: int | None = None, hooks=()) -> Path:
+    """A server config file with an `[alarms]` table and `[[hooks]]` entries.
+
+    `hooks` holds (name, kind, value): kind "command" with a list of strings,
+    or "url" with a URL.
+    """
+    lines = ["[alarms]", f"delay_ms = {int(delay_ms)}"]
+    if max_attempts is not None:
+        lines.append(f"max_attempts = {int(max_attempts)}")
+    for name, kind, value in hooks:
+        lines += ["", "[[hooks]]", f"name = {json.dumps(name)}"]
+        if kind == "command":
+            lines.append(f"command = [{', '.join(json.dumps(v) for v in value)}]")
+        elif kind == "url":
+            lines.append(f"url = {json.dumps(value)}")
+        else:
+            raise ValueError(kind)
+    Path(path).write_text("\n".join(lines) + "\n")
+    return Path(path)

@@ -37,6 +37,10 @@ pub struct ServerArgs {
     /// Log filter, e.g. `info` or `modelwatch=debug` [default: info]
     #[arg(long, env = "MODELWATCH_LOG")]
     pub log: Option<String>,
+    /// Milliseconds to wait after a period closes before evaluating alarms on
+    /// it, for late data [default: 1000]
+    #[arg(long, env = "MODELWATCH_ALARM_DELAY_MS")]
+    pub alarm_delay_ms: Option<u64>,
 }
 
 /// The `[server]` table of the TOML file.
@@ -58,6 +62,44 @@ struct FileKey {
     secret_access_key: String,
 }
 
+/// The `[alarms]` table.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+struct FileAlarms {
+    delay_ms: Option<u64>,
+    max_alarms: Option<usize>,
+    region: Option<String>,
+    account: Option<String>,
+    /// Tries per action delivery before it is `failed`.
+    max_attempts: Option<u32>,
+}
+
+/// One `[[hooks]]` entry: a named command or webhook alarm actions can name
+/// as `arn:modelwatch:hook:<name>`.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct FileHook {
+    name: String,
+    /// Program and arguments, run without a shell.
+    command: Option<Vec<String>>,
+    /// URL the alarm JSON is POSTed to.
+    url: Option<String>,
+}
+
+/// The `[smtp]` table: the relay e-mail subscriptions go through.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+struct FileSmtp {
+    host: String,
+    #[serde(default = "default_smtp_port")]
+    port: u16,
+    from: String,
+}
+
+fn default_smtp_port() -> u16 {
+    25
+}
+
 #[derive(Deserialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
 struct FileConfig {
@@ -65,6 +107,23 @@ struct FileConfig {
     server: FileServer,
     #[serde(default)]
     auth_keys: Vec<FileKey>,
+    #[serde(default)]
+    alarms: FileAlarms,
+    #[serde(default)]
+    hooks: Vec<FileHook>,
+    smtp: Option<FileSmtp>,
+}
+
+/// Alarm and action settings.
+#[derive(Debug, Clone)]
+pub struct AlarmSettings {
+    pub delay_ms: u64,
+    pub max_alarms: usize,
+    pub region: String,
+    pub account: String,
+    pub max_attempts: u32,
+    pub hooks: Vec<mw_notify::HookDef>,
+    pub smtp: Option<mw_notify::SmtpConfig>,
 }
 
 /// The resolved server settings.
@@ -77,6 +136,34 @@ pub struct ServerConfig {
     pub checkpoint_secs: u64,
     pub max_series: usize,
     pub log: String,
+    pub alarms: AlarmSettings,
+}
+
+fn hooks(file: Vec<FileHook>) -> anyhow::Result<Vec<mw_notify::HookDef>> {
+    let mut out = Vec::with_capacity(file.len());
+    for h in file {
+        let def = match (h.command, h.url) {
+            (Some(cmd), None) => {
+                let mut parts = cmd.into_iter();
+                let program = parts
+                    .next()
+                    .filter(|p| !p.is_empty())
+                    .with_context(|| format!("hook {:?}: `command` must name a program", h.name))?;
+                mw_notify::HookDef::Command {
+                    name: h.name,
+                    program,
+                    args: parts.collect(),
+                }
+            }
+            (None, Some(url)) => mw_notify::HookDef::Webhook { name: h.name, url },
+            _ => bail!(
+                "hook {:?}: give exactly one of `command` (a list: program and arguments) or `url`",
+                h.name
+            ),
+        };
+        out.push(def);
+    }
+    Ok(out)
 }
 
 fn parse_key(s: &str) -> anyhow::Result<(String, String)> {
@@ -126,7 +213,24 @@ impl ServerConfig {
         if checkpoint_secs == 0 {
             bail!("checkpoint_secs must be at least 1");
         }
+        let alarms = AlarmSettings {
+            delay_ms: args.alarm_delay_ms.or(file.alarms.delay_ms).unwrap_or(1000),
+            max_alarms: file.alarms.max_alarms.unwrap_or(100_000),
+            region: file.alarms.region.unwrap_or_else(|| "us-east-1".into()),
+            account: file.alarms.account.unwrap_or_else(|| "123456789012".into()),
+            max_attempts: file.alarms.max_attempts.unwrap_or(5),
+            hooks: hooks(file.hooks)?,
+            smtp: file.smtp.map(|s| mw_notify::SmtpConfig {
+                host: s.host,
+                port: s.port,
+                from: s.from,
+            }),
+        };
+        if alarms.delay_ms > 60_000 {
+            bail!("alarm delay must be at most 60000 ms");
+        }
         Ok(ServerConfig {
+            alarms,
             listen: args
                 .listen
                 .or(file.server.listen)
@@ -208,6 +312,33 @@ mod tests {
         let e = parse_file("[server]\nbogus = 1\n").unwrap_err().to_string();
         assert!(e.contains("line 2"), "{e}");
         assert!(parse_file("[server\n").is_err());
+    }
+
+    #[test]
+    fn hooks_and_smtp_are_read() {
+        let file = parse_file(
+            "[alarms]\ndelay_ms = 250\n\n[[hooks]]\nname = \"redeploy\"\ncommand = [\"/usr/bin/env\", \"true\"]\n\n[[hooks]]\nname = \"retrain\"\nurl = \"http://127.0.0.1:9/x\"\n\n[smtp]\nhost = \"127.0.0.1\"\nfrom = \"mw@example.com\"\n",
+        )
+        .unwrap();
+        assert_eq!(file.alarms.delay_ms, Some(250));
+        let h = hooks(file.hooks).unwrap();
+        assert_eq!(
+            h[0],
+            mw_notify::HookDef::Command {
+                name: "redeploy".into(),
+                program: "/usr/bin/env".into(),
+                args: vec!["true".into()],
+            }
+        );
+        assert_eq!(h[1].name(), "retrain");
+        assert_eq!(file.smtp.unwrap().port, 25);
+        let both =
+            parse_file("[[hooks]]\nname = \"x\"\ncommand = [\"a\"]\nurl = \"http://a\"\n").unwrap();
+        assert!(hooks(both.hooks).is_err());
+        let neither = parse_file("[[hooks]]\nname = \"x\"\n").unwrap();
+        assert!(hooks(neither.hooks).is_err());
+        let empty = parse_file("[[hooks]]\nname = \"x\"\ncommand = []\n").unwrap();
+        assert!(hooks(empty.hooks).is_err());
     }
 
     #[test]

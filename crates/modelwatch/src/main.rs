@@ -5,6 +5,9 @@
 //! server and the background loops, and shuts everything down cleanly.
 
 mod config;
+mod monitor_cli;
+mod monitor_remote;
+mod proxy;
 mod server;
 
 use clap::{Parser, Subcommand};
@@ -19,9 +22,19 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the server: CloudWatch metrics and CloudWatch Logs APIs on embedded storage.
+    /// Run the server: CloudWatch metrics, alarms and CloudWatch Logs APIs on embedded storage.
     #[command(after_help = server::EXAMPLES)]
     Server(config::ServerArgs),
+    /// Run the inference sidecar: a reverse proxy in front of a model server that
+    /// publishes SageMaker endpoint metrics, validates and captures requests.
+    #[command(after_help = proxy::EXAMPLES)]
+    Proxy(proxy::ProxyArgs),
+    /// Compute statistics.json and constraints.json (SageMaker Model Monitor) from a data set.
+    #[command(after_help = monitor_cli::BASELINE_EXAMPLES)]
+    Baseline(monitor_cli::BaselineArgs),
+    /// Model monitoring jobs: data quality and drift against a baseline.
+    #[command(subcommand)]
+    Monitor(monitor_cli::MonitorCommand),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -31,5 +44,8 @@ fn main() -> anyhow::Result<()> {
             let cfg = config::ServerConfig::resolve(args)?;
             server::run(cfg)
         }
+        Command::Proxy(args) => proxy::run(args),
+        Command::Baseline(args) => monitor_cli::baseline(args),
+        Command::Monitor(cmd) => monitor_cli::run(cmd),
     }
 }

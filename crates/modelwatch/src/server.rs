@@ -1,5 +1,6 @@
-//! `modelwatch server`: opens the metric and log stores, serves the API, runs
-//! the checkpoint and retention loops, and flushes everything on SIGTERM/SIGINT.
+//! `modelwatch server`: opens the metric and log stores, the alarm engine,
+//! the action queue and the monitoring schedules, serves the API, runs the
+//! checkpoint and retention loops, and flushes everything on SIGTERM/SIGINT.
 
 use crate::config::ServerConfig;
 use anyhow::Context;
@@ -19,7 +20,14 @@ pub const EXAMPLES: &str = "Examples:
 Then point any CloudWatch or CloudWatch Logs client at it:
   aws cloudwatch put-metric-data --endpoint-url http://127.0.0.1:9600 \\
       --namespace MyApp --metric-name Latency --value 12.5 --unit Milliseconds
-  aws logs create-log-group --endpoint-url http://127.0.0.1:9600 --log-group-name /my/app";
+  aws logs create-log-group --endpoint-url http://127.0.0.1:9600 --log-group-name /my/app
+  aws cloudwatch put-metric-alarm --endpoint-url http://127.0.0.1:9600 --alarm-name slow \\
+      --namespace MyApp --metric-name Latency --statistic Average --period 10 \\
+      --evaluation-periods 3 --threshold 100 --comparison-operator GreaterThanThreshold
+
+Alarm actions name a topic made with POST /api/v1/topics (webhook and e-mail
+subscriptions) or a hook declared in the config file ([[hooks]] name + command
+or url), as arn:modelwatch:hook:NAME.";
 
 /// Seconds between retention / roll-up passes.
 const MAINTAIN_SECS: u64 = 600;
@@ -64,14 +72,19 @@ async fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
     } else {
         tracing::info!(keys = cfg.keys.len(), "SigV4 verification enabled");
     }
-    let api = Arc::new(Api::new(
-        store.clone(),
-        logs.clone(),
-        ApiConfig {
-            credentials: Credentials::new(cfg.keys.clone()),
-            ..ApiConfig::default()
-        },
-    ));
+    let notifier = open_notifier(&cfg).await?;
+    let alarms = open_alarms(&cfg, store.clone(), notifier.clone()).await?;
+    let api = Arc::new(
+        Api::new(
+            store.clone(),
+            logs.clone(),
+            ApiConfig {
+                credentials: Credentials::new(cfg.keys.clone()),
+                ..ApiConfig::default()
+            },
+        )
+        .with_alarms(alarms.clone()),
+    );
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;
@@ -83,13 +96,40 @@ async fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
         out.flush()?;
     }
 
-    let background = tokio::spawn(background(store.clone(), logs.clone(), cfg.checkpoint_secs));
-    axum::serve(listener, mw_api::router(api))
+    notifier.start();
+    alarms.start();
+    let background = tokio::spawn(background(
+        store.clone(),
+        logs.clone(),
+        alarms.clone(),
+        cfg.checkpoint_secs,
+    ));
+    let captures_dir = cfg.data_dir.join("captures");
+    let mut captures_cfg = mw_capture::StoreConfig::new(captures_dir.clone());
+    captures_cfg.writer.sync = cfg.wal_sync != mw_tsdb::SyncMode::None;
+    let captures = mw_capture::CaptureStore::open(captures_cfg)
+        .with_context(|| format!("opening the capture store in {}", captures_dir.display()))?;
+    let captures = Arc::new(captures);
+    let monitor = open_monitor(&cfg, captures.clone(), store.clone(), alarms.clone()).await?;
+    monitor.start();
+    let app = mw_api::router(api)
+        .merge(mw_api::native::actions_router(notifier.clone()))
+        .merge(mw_api::native::captures_router(captures.clone()))
+        .merge(mw_api::native::monitoring_router(monitor.clone()))
+        .merge(mw_api::native::metrics_router(store.clone()));
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving HTTP")?;
     background.abort();
-    tracing::info!("shutting down: flushing the metric and log stores");
+    tracing::info!("shutting down: stopping alarms and deliveries, flushing the stores");
+    let (a, n, m) = (alarms.clone(), notifier.clone(), monitor.clone());
+    tokio::task::spawn_blocking(move || {
+        m.stop();
+        a.stop();
+        n.stop();
+    })
+    .await?;
     let s = store.clone();
     tokio::task::spawn_blocking(move || s.close())
         .await?
@@ -98,8 +138,75 @@ async fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
     tokio::task::spawn_blocking(move || l.close())
         .await?
         .context("flushing the log store")?;
+    tokio::task::spawn_blocking(move || captures.close())
+        .await?
+        .context("flushing the capture store")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+async fn open_notifier(cfg: &ServerConfig) -> anyhow::Result<Arc<mw_notify::Notifier>> {
+    let dir = cfg.data_dir.join("notify");
+    let ncfg = mw_notify::NotifyConfig {
+        dir: dir.clone(),
+        hooks: cfg.alarms.hooks.clone(),
+        smtp: cfg.alarms.smtp.clone(),
+        max_attempts: cfg.alarms.max_attempts,
+        region: cfg.alarms.region.clone(),
+        account: cfg.alarms.account.clone(),
+        ..mw_notify::NotifyConfig::default()
+    };
+    let notifier = tokio::task::spawn_blocking(move || mw_notify::Notifier::open(ncfg))
+        .await?
+        .with_context(|| format!("opening the action queue in {}", dir.display()))?;
+    Ok(Arc::new(notifier))
+}
+
+async fn open_alarms(
+    cfg: &ServerConfig,
+    store: Arc<MetricStore>,
+    notifier: Arc<mw_notify::Notifier>,
+) -> anyhow::Result<Arc<mw_alarms::engine::Engine>> {
+    let dir = cfg.data_dir.join("alarms");
+    let opts = mw_alarms::engine::EngineOptions {
+        dir: dir.clone(),
+        region: cfg.alarms.region.clone(),
+        account: cfg.alarms.account.clone(),
+        delay_ms: i64::try_from(cfg.alarms.delay_ms).unwrap_or(1000),
+        max_alarms: cfg.alarms.max_alarms,
+        ..mw_alarms::engine::EngineOptions::default()
+    };
+    let source = Arc::new(mw_api::alarm_wiring::MetricSource { store });
+    let sink = Arc::new(mw_api::alarm_wiring::NotifySink { notifier });
+    let engine =
+        tokio::task::spawn_blocking(move || mw_alarms::engine::Engine::open(opts, source, sink))
+            .await?
+            .with_context(|| format!("opening the alarms in {}", dir.display()))?;
+    tracing::info!(alarms = engine.len(), "alarms loaded");
+    Ok(engine)
+}
+
+/// The monitoring schedules in `<data-dir>/monitoring`, reading the capture
+/// store and writing execution metrics into the metric store.
+async fn open_monitor(
+    cfg: &ServerConfig,
+    captures: Arc<mw_capture::CaptureStore>,
+    store: Arc<MetricStore>,
+    alarms: Arc<mw_alarms::engine::Engine>,
+) -> anyhow::Result<Arc<mw_monitor::schedule::Scheduler>> {
+    let dir = cfg.data_dir.join("monitoring");
+    let opts = mw_monitor::schedule::SchedulerOptions::new(dir.clone());
+    let source = Arc::new(mw_api::native::monitoring::CaptureWindow { store: captures });
+    let sink = Arc::new(mw_api::native::monitoring::StoreSink {
+        store,
+        alarms: Some(alarms),
+    });
+    let scheduler = tokio::task::spawn_blocking(move || {
+        mw_monitor::schedule::Scheduler::open(opts, source, sink)
+    })
+    .await?
+    .with_context(|| format!("opening the monitoring schedules in {}", dir.display()))?;
+    Ok(Arc::new(scheduler))
 }
 
 /// Runs one blocking store task and logs its failure as `what`; the data it
@@ -118,6 +225,7 @@ async fn run_logged<E: std::fmt::Display + Send + 'static>(
 async fn background(
     store: Arc<MetricStore>,
     logs: Arc<mw_logstore::LogStore>,
+    alarms: Arc<mw_alarms::engine::Engine>,
     checkpoint_secs: u64,
 ) {
     let mut tick = tokio::time::interval(Duration::from_secs(checkpoint_secs));
@@ -137,11 +245,16 @@ async fn background(
             run_logged("metric retention", move || s.maintain(now)).await;
             let l = logs.clone();
             run_logged("log retention", move || l.maintain(now)).await;
+            let a = alarms.clone();
+            run_logged("alarm history retention", move || {
+                a.maintain(now).map(|_| ())
+            })
+            .await;
         }
     }
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -104,6 +104,39 @@ pub struct Notice {
     pub trigger: Value,
 }
 
+impl Notice {
+    fn to_json(&self) -> String {
+        json!({
+            "alarmName": self.alarm_name,
+            "alarmArn": self.alarm_arn,
+            "description": self.description,
+            "kind": self.kind.as_str(),
+            "oldState": self.old_state.as_str(),
+            "newState": self.new_state.as_str(),
+            "reason": self.reason,
+            "timestamp": self.timestamp_ms,
+            "trigger": self.trigger,
+        })
+        .to_string()
+    }
+
+    fn from_json(text: &str) -> Option<Notice> {
+        let v: Value = serde_json::from_str(text).ok()?;
+        let s = |k: &str| v.get(k).and_then(Value::as_str);
+        Some(Notice {
+            alarm_name: s("alarmName")?.to_owned(),
+            alarm_arn: s("alarmArn")?.to_owned(),
+            description: s("description").map(str::to_owned),
+            kind: AlarmKind::parse(s("kind")?)?,
+            old_state: StateValue::parse(s("oldState")?).ok()?,
+            new_state: StateValue::parse(s("newState")?).ok()?,
+            reason: s("reason")?.to_owned(),
+            timestamp_ms: v.get("timestamp")?.as_i64()?,
+            trigger: v.get("trigger").cloned().unwrap_or(Value::Null),
+        })
+    }
+}
+
 /// How the engine is set up.
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
@@ -287,6 +320,8 @@ pub struct Engine {
     all_dirty: AtomicBool,
     stop: AtomicBool,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// One drain of the outbox at a time, so no action is handed over twice.
+    drain: Mutex<()>,
 }
 
 /// When an alarm with `period` seconds is next evaluated after `now_ms`.
@@ -432,9 +467,12 @@ impl Engine {
             all_dirty: AtomicBool::new(false),
             stop: AtomicBool::new(false),
             thread: Mutex::new(None),
+            drain: Mutex::new(()),
             opts,
         };
         engine.load()?;
+        // Actions of transitions stored just before a crash.
+        engine.drain_outbox(mw_model::time::now_ms());
         Ok(Arc::new(engine))
     }
 
@@ -443,6 +481,7 @@ impl Engine {
         let now = mw_model::time::now_ms();
         let mut inner = self.inner.lock();
         let mut inputs = self.inputs.write();
+        let mut stale: Vec<String> = Vec::new();
         for row in rows {
             let body = match row.kind {
                 AlarmKind::Metric => {
@@ -480,6 +519,12 @@ impl Engine {
                             continue;
                         }
                     };
+                    // Not evaluated since its rule was written (a crash came
+                    // first): evaluate now. A later state, forced or computed,
+                    // stays until a child changes.
+                    if row.state.updated_ms <= row.config_updated_ms {
+                        stale.push(row.name.clone());
+                    }
                     Body::Composite {
                         cfg: Arc::new(cfg),
                         rule: Arc::new(rule),
@@ -500,6 +545,11 @@ impl Engine {
             inner.alarms.insert(row.name, entry);
         }
         self.next_due.store(now, Ordering::Relaxed);
+        drop(inputs);
+        drop(inner);
+        if !stale.is_empty() {
+            self.mark_dirty(stale);
+        }
         Ok(())
     }
 
@@ -579,7 +629,12 @@ impl Engine {
             updated_ms: now,
             transitioned_ms: now,
         });
-        let summary_json = self.config_history(&name, &cfg, created);
+        let body = Body::Metric {
+            cfg: Arc::new(cfg),
+            def: Arc::new(def),
+        };
+        let summary_json =
+            self.config_history(if created { "Create" } else { "Update" }, &name, &body);
         let stored = StoredAlarm {
             name: name.clone(),
             kind: AlarmKind::Metric,
@@ -606,10 +661,7 @@ impl Engine {
         inner.next_version += 1;
         let version = inner.next_version;
         let entry = Entry {
-            body: Body::Metric {
-                cfg: Arc::new(cfg),
-                def: Arc::new(def),
-            },
+            body,
             state,
             config_updated_ms: now,
             version,
@@ -628,22 +680,96 @@ impl Engine {
         Ok(())
     }
 
-    fn config_history(&self, name: &str, cfg: &impl serde::Serialize, created: bool) -> Value {
-        let key = if created {
-            "createdAlarm"
-        } else {
-            "updatedAlarm"
+    /// HistoryData of a configuration change: `{"version","type","createdAlarm"|
+    /// "updatedAlarm"|"deletedAlarm": <the alarm as DescribeAlarms shows it,
+    /// with camelCase keys>}`, one layout for every kind of change.
+    fn config_history(&self, kind: &str, name: &str, body: &Body) -> Value {
+        let key = match kind {
+            "Create" => "createdAlarm",
+            "Delete" => "deletedAlarm",
+            _ => "updatedAlarm",
         };
-        let mut v = json!({
-            "version": "1.0",
-            "type": if created { "Create" } else { "Update" },
-        });
-        let mut body = serde_json::to_value(cfg).unwrap_or(Value::Null);
-        if let Value::Object(m) = &mut body {
-            m.insert("alarmArn".into(), json!(self.arn(name)));
-        }
-        v[key] = body;
+        let mut v = json!({"version": "1.0", "type": kind});
+        v[key] = self.alarm_json(name, body);
         v
+    }
+
+    fn alarm_json(&self, name: &str, body: &Body) -> Value {
+        let mut m = Map::new();
+        m.insert("alarmName".into(), json!(name));
+        m.insert("alarmArn".into(), json!(self.arn(name)));
+        let strings = |l: &[String]| json!(l);
+        match body {
+            Body::Metric { cfg, .. } => {
+                if let Some(d) = &cfg.description {
+                    m.insert("alarmDescription".into(), json!(d));
+                }
+                m.insert("actionsEnabled".into(), json!(cfg.actions_enabled));
+                m.insert("okActions".into(), strings(&cfg.ok_actions));
+                m.insert("alarmActions".into(), strings(&cfg.alarm_actions));
+                m.insert(
+                    "insufficientDataActions".into(),
+                    strings(&cfg.insufficient_data_actions),
+                );
+                if let Some(metric) = &cfg.metric {
+                    m.insert("metricName".into(), json!(metric.name));
+                    m.insert("namespace".into(), json!(metric.namespace));
+                    m.insert(
+                        "dimensions".into(),
+                        Value::Array(
+                            metric
+                                .dimensions
+                                .iter()
+                                .map(|(n, v)| json!({"name": n, "value": v}))
+                                .collect(),
+                        ),
+                    );
+                }
+                if let Some(st) = &cfg.statistic {
+                    m.insert("statistic".into(), json!(st));
+                }
+                if let Some(st) = &cfg.extended_statistic {
+                    m.insert("extendedStatistic".into(), json!(st));
+                }
+                if let Some(p) = cfg.period {
+                    m.insert("period".into(), json!(p));
+                }
+                if let Some(u) = &cfg.unit {
+                    m.insert("unit".into(), json!(u));
+                }
+                m.insert("evaluationPeriods".into(), json!(cfg.evaluation_periods));
+                if let Some(d) = cfg.datapoints_to_alarm {
+                    m.insert("datapointsToAlarm".into(), json!(d));
+                }
+                m.insert("threshold".into(), json!(cfg.threshold));
+                m.insert("comparisonOperator".into(), json!(cfg.comparison_operator));
+                m.insert(
+                    "treatMissingData".into(),
+                    json!(cfg.treat_missing_data.as_deref().unwrap_or("missing")),
+                );
+                if let Some(e) = &cfg.evaluate_low_sample_count_percentile {
+                    m.insert("evaluateLowSampleCountPercentile".into(), json!(e));
+                }
+                if let Some(math) = &cfg.metrics {
+                    let q: Value = serde_json::from_str(&math.queries).unwrap_or(Value::Null);
+                    m.insert("metrics".into(), q);
+                }
+            }
+            Body::Composite { cfg, .. } => {
+                if let Some(d) = &cfg.description {
+                    m.insert("alarmDescription".into(), json!(d));
+                }
+                m.insert("actionsEnabled".into(), json!(cfg.actions_enabled));
+                m.insert("okActions".into(), strings(&cfg.ok_actions));
+                m.insert("alarmActions".into(), strings(&cfg.alarm_actions));
+                m.insert(
+                    "insufficientDataActions".into(),
+                    strings(&cfg.insufficient_data_actions),
+                );
+                m.insert("alarmRule".into(), json!(cfg.rule));
+            }
+        }
+        Value::Object(m)
     }
 
     /// `PutCompositeAlarm`: the rule must parse, name only existing alarms and
@@ -707,11 +833,16 @@ impl Engine {
             updated_ms: now,
             transitioned_ms: now,
         });
+        let config = config_json(&cfg)?;
+        let body = Body::Composite {
+            cfg: Arc::new(cfg),
+            rule: Arc::new(rule),
+        };
         let fx = Effects {
             put: vec![StoredAlarm {
                 name: name.clone(),
                 kind: AlarmKind::Composite,
-                config: config_json(&cfg)?,
+                config,
                 config_updated_ms: now,
                 state: state.clone(),
             }],
@@ -724,7 +855,7 @@ impl Engine {
                     "Alarm \"{name}\" {}",
                     if created { "created" } else { "updated" }
                 ),
-                self.config_history(&name, &cfg, created),
+                self.config_history(if created { "Create" } else { "Update" }, &name, &body),
             )],
             ..Effects::default()
         };
@@ -732,10 +863,7 @@ impl Engine {
         inner.next_version += 1;
         let version = inner.next_version;
         let entry = Entry {
-            body: Body::Composite {
-                cfg: Arc::new(cfg),
-                rule: Arc::new(rule),
-            },
+            body,
             state,
             config_updated_ms: now,
             version,
@@ -758,6 +886,9 @@ impl Engine {
     /// nothing deleted, when a composite alarm that stays references one of
     /// them; `NotFound` when none of the names exists.
     pub fn delete_alarms(&self, names: &[String], now: i64) -> Result<()> {
+        if names.is_empty() {
+            return Ok(());
+        }
         let mut inner = self.inner.lock();
         let doomed: BTreeSet<&str> = names
             .iter()
@@ -765,10 +896,10 @@ impl Engine {
             .filter(|n| inner.alarms.contains_key(*n))
             .collect();
         if doomed.is_empty() {
-            return Err(Error::NotFound(match names.first() {
-                Some(n) => format!("Alarm {n} does not exist"),
-                None => "no alarms were named".to_owned(),
-            }));
+            return Err(Error::NotFound(format!(
+                "Alarm {} does not exist",
+                names.join(", ")
+            )));
         }
         for name in &doomed {
             if let Some(parent) = inner
@@ -783,18 +914,17 @@ impl Engine {
         }
         let mut fx = Effects::default();
         for name in &doomed {
-            let kind = inner
-                .alarms
-                .get(*name)
-                .map_or(AlarmKind::Metric, Entry::kind);
+            let Some(e) = inner.alarms.get(*name) else {
+                continue;
+            };
             fx.delete.push((*name).to_owned());
             fx.history.push(history_item(
                 name,
-                kind,
+                e.kind(),
                 now,
                 HistoryType::ConfigurationUpdate,
                 format!("Alarm \"{name}\" deleted"),
-                json!({"version": "1.0", "type": "Delete", "deletedAlarm": {"alarmName": name, "alarmArn": self.arn(name)}}),
+                self.config_history("Delete", name, &e.body),
             ));
         }
         self.persist(&fx)?;
@@ -838,7 +968,7 @@ impl Engine {
         self.propagate(&mut inner, now, &mut fx);
         self.persist(&fx)?;
         drop(inner);
-        self.send_actions(fx.notices, now);
+        self.drain_outbox_if(!fx.notices.is_empty(), now);
         Ok(())
     }
 
@@ -892,7 +1022,7 @@ impl Engine {
                 now,
                 HistoryType::ConfigurationUpdate,
                 format!("Alarm \"{name}\" updated"),
-                json!({"version": "1.0", "type": "Update", "updatedAlarm": {"alarmName": name, "actionsEnabled": enabled}}),
+                self.config_history("Update", name, &body),
             ));
             updated.push((name.clone(), body));
         }
@@ -1203,7 +1333,7 @@ impl Engine {
             }
         }
         drop(inner);
-        self.send_actions(fx.notices, now);
+        self.drain_outbox_if(!fx.notices.is_empty(), now);
         Ok(report)
     }
 
@@ -1327,61 +1457,98 @@ impl Engine {
         }
     }
 
+    /// Writes one change, with its actions in the outbox (same transaction).
     fn persist(&self, fx: &Effects) -> Result<()> {
+        let outbox: Vec<(String, String)> = fx
+            .notices
+            .iter()
+            .map(|(target, n)| (target.clone(), n.to_json()))
+            .collect();
         self.catalog.apply(&Change {
             put: &fx.put,
             states: &fx.states,
             delete: &fx.delete,
             history: &fx.history,
+            outbox: &outbox,
+            outbox_done: &[],
         })
     }
 
-    /// Hands the actions to the sink and records an `Action` history item
-    /// for each.
-    fn send_actions(&self, notices: Vec<(String, Notice)>, now: i64) {
-        if notices.is_empty() {
-            return;
-        }
-        let mut history = Vec::with_capacity(notices.len());
-        for (target, notice) in notices {
-            let (summary, state, error) = match self.sink.send(&target, &notice) {
-                Ok(()) => (
-                    format!("Successfully executed action {target}"),
-                    "Succeeded",
-                    None,
-                ),
+    /// Hands the outbox's actions to the sink, each with an `Action` history
+    /// item, and removes them from the outbox in the same transaction as the
+    /// history. Actions stored before a crash go out at the next start.
+    fn drain_outbox(&self, now: i64) {
+        let _one = self.drain.lock();
+        loop {
+            let rows = match self.catalog.outbox(500) {
+                Ok(r) => r,
                 Err(e) => {
-                    tracing::warn!(alarm = %notice.alarm_name, %target, error = %e, "alarm action failed");
-                    (
-                        format!("Failed to execute action {target}"),
-                        "Failed",
-                        Some(e),
-                    )
+                    tracing::error!(error = %e, "alarm actions could not be read");
+                    return;
                 }
             };
-            let mut data = json!({
-                "actionState": state,
-                "stateUpdateTimestamp": notice.timestamp_ms,
-                "notificationResource": target,
-            });
-            if let Some(e) = error {
-                data["error"] = json!(e);
+            if rows.is_empty() {
+                return;
             }
-            history.push(history_item(
-                &notice.alarm_name,
-                notice.kind,
-                now,
-                HistoryType::Action,
-                summary,
-                data,
-            ));
+            let mut done = Vec::with_capacity(rows.len());
+            let mut history = Vec::with_capacity(rows.len());
+            for (id, target, text) in rows {
+                done.push(id);
+                let Some(notice) = Notice::from_json(&text) else {
+                    tracing::error!(id, %target, "unreadable alarm action dropped");
+                    continue;
+                };
+                history.push(self.send_one(&target, &notice, now));
+            }
+            if let Err(e) = self.catalog.apply(&Change {
+                history: &history,
+                outbox_done: &done,
+                ..Change::default()
+            }) {
+                tracing::error!(error = %e, "alarm action history could not be stored");
+                return;
+            }
         }
-        if let Err(e) = self.catalog.apply(&Change {
-            history: &history,
-            ..Change::default()
-        }) {
-            tracing::error!(error = %e, "alarm action history could not be stored");
+    }
+
+    fn drain_outbox_if(&self, any: bool, now: i64) {
+        if any {
+            self.drain_outbox(now);
         }
+    }
+
+    fn send_one(&self, target: &str, notice: &Notice, now: i64) -> HistoryItem {
+        let (summary, state, error) = match self.sink.send(target, notice) {
+            Ok(()) => (
+                format!("Successfully executed action {target}"),
+                "Succeeded",
+                None,
+            ),
+            Err(e) => {
+                tracing::warn!(alarm = %notice.alarm_name, %target, error = %e, "alarm action failed");
+                (
+                    format!("Failed to execute action {target}"),
+                    "Failed",
+                    Some(e),
+                )
+            }
+        };
+        let mut data = json!({
+            "actionState": state,
+            "stateUpdateTimestamp": notice.timestamp_ms,
+            "notificationResource": target,
+        });
+        if let Some(e) = error {
+            data["error"] = json!(e);
+        }
+        history_item(
+            &notice.alarm_name,
+            notice.kind,
+            now,
+            HistoryType::Action,
+            summary,
+            data,
+        )
     }
 
     /// Runs the schedule on a background thread until [`Engine::stop`].

@@ -9,6 +9,8 @@ pub enum Code {
     InvalidNextToken,
     LimitExceeded,
     ResourceNotFound,
+    ResourceConflict,
+    InvalidFormat,
     Validation,
     Serialization,
     UnknownOperation,
@@ -48,6 +50,8 @@ impl Code {
             Code::InvalidNextToken => ("InvalidNextToken", "InvalidNextToken", 400),
             Code::LimitExceeded => ("LimitExceededFault", "LimitExceeded", 400),
             Code::ResourceNotFound => ("ResourceNotFound", "ResourceNotFound", 404),
+            Code::ResourceConflict => ("ResourceConflict", "ResourceConflict", 409),
+            Code::InvalidFormat => ("InvalidFormatFault", "InvalidFormat", 400),
             Code::Validation => ("ValidationException", "ValidationError", 400),
             Code::Serialization => ("SerializationException", "SerializationException", 400),
             Code::UnknownOperation => ("UnknownOperationException", "InvalidAction", 400),
@@ -194,5 +198,25 @@ impl From<mw_logstore::Error> for ApiError {
 impl From<mw_query::QueryError> for ApiError {
     fn from(e: mw_query::QueryError) -> Self {
         ApiError::new(Code::Validation, e.to_string())
+    }
+}
+
+impl From<mw_alarms::Error> for ApiError {
+    fn from(e: mw_alarms::Error) -> Self {
+        use mw_alarms::ErrorKind as K;
+        let code = match e.kind() {
+            K::InvalidParameter => Code::InvalidParameterValue,
+            K::MissingParameter => Code::MissingParameter,
+            K::InvalidCombination => Code::InvalidParameterCombination,
+            K::InvalidFormat => Code::InvalidFormat,
+            K::NotFound => Code::ResourceNotFound,
+            K::Conflict => Code::ResourceConflict,
+            K::LimitExceeded => Code::LimitExceeded,
+            K::Internal => {
+                tracing::error!(error = %e, "alarm catalog failure");
+                Code::Internal
+            }
+        };
+        ApiError::new(code, e.to_string())
     }
 }

@@ -12,11 +12,13 @@
 //! stores below it see only `mw_model` types. Error codes and statuses are mapped
 //! in one place, [`error::Code`].
 
+pub mod alarm_wiring;
 pub mod cloudwatch;
 pub mod error;
 pub mod fuzzing;
 mod http;
 pub mod logs;
+pub mod native;
 pub mod node;
 pub mod sigv4;
 pub mod wire;
@@ -57,6 +59,8 @@ impl Default for ApiConfig {
 pub struct Api {
     pub store: Arc<dyn MetricBackend>,
     pub logs: Arc<LogStore>,
+    /// The alarm engine; without it the alarm operations answer an error.
+    pub alarms: Option<Arc<mw_alarms::engine::Engine>>,
     pub queries: logs::Queries,
     pub config: ApiConfig,
     requests: AtomicU64,
@@ -68,11 +72,19 @@ impl Api {
         Api {
             store,
             logs,
+            alarms: None,
             queries: logs::Queries::default(),
             config,
             requests: AtomicU64::new(0),
             boot: mw_model::time::now_ms() as u64,
         }
+    }
+
+    /// Adds the alarm engine (see [`alarm_wiring`] for its data source and
+    /// action sink).
+    pub fn with_alarms(mut self, engine: Arc<mw_alarms::engine::Engine>) -> Api {
+        self.alarms = Some(engine);
+        self
     }
 
     /// Stores what a PutLogEvents produced for the metric store: metric-filter

@@ -66,6 +66,9 @@ struct Shared {
     limits: Limits,
 }
 
+/// How long [`Notifier::stop`] waits for a delivery in progress.
+pub const STOP_GRACE: Duration = Duration::from_secs(2);
+
 /// The delivery service: owns `notify.db` and the worker threads.
 pub struct Notifier {
     shared: Arc<Shared>,
@@ -141,14 +144,25 @@ impl Notifier {
         }
     }
 
-    /// Stops the delivery threads and waits for them. Deliveries not yet
-    /// made stay `pending` in `notify.db`; a running command hook is killed
-    /// and its delivery stays `pending` too.
+    /// Stops the delivery threads, waiting at most [`STOP_GRACE`] for them.
+    /// Deliveries not yet made stay `pending` in `notify.db`; a running
+    /// command hook is killed and its delivery stays `pending` too; a worker
+    /// still waiting on an HTTP endpoint after the grace period is left
+    /// behind, and its delivery, not yet recorded, stays `pending` and is
+    /// tried again after a restart.
     pub fn stop(&self) {
         let mut workers = self.workers.lock();
         self.shared.stop.store(true, Ordering::SeqCst);
         self.shared.wake_all();
+        let deadline = std::time::Instant::now() + STOP_GRACE;
         for handle in workers.drain(..) {
+            while !handle.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if !handle.is_finished() {
+                tracing::warn!("a notification worker is still delivering; leaving it behind");
+                continue;
+            }
             if handle.join().is_err() {
                 tracing::error!("a notification worker panicked");
             }

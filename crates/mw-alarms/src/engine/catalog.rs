@@ -156,6 +156,11 @@ impl Catalog {
                 summary TEXT NOT NULL,
                 data TEXT NOT NULL
              );
+             CREATE TABLE IF NOT EXISTS outbox(
+                id INTEGER PRIMARY KEY AUTOINCREMENT,
+                target TEXT NOT NULL,
+                notice TEXT NOT NULL
+             );
              CREATE INDEX IF NOT EXISTS history_by_name ON history(name, id);
              CREATE INDEX IF NOT EXISTS history_by_time ON history(ts_ms);",
         )
@@ -263,8 +268,35 @@ impl Catalog {
                 ])
                 .map_err(storage)?;
             }
+            let mut out = tx
+                .prepare_cached("INSERT INTO outbox(target, notice) VALUES (?1, ?2)")
+                .map_err(storage)?;
+            for (target, notice) in change.outbox {
+                out.execute(params![target, notice]).map_err(storage)?;
+            }
+            let mut done = tx
+                .prepare_cached("DELETE FROM outbox WHERE id = ?1")
+                .map_err(storage)?;
+            for id in change.outbox_done {
+                done.execute(params![id]).map_err(storage)?;
+            }
         }
         tx.commit().map_err(storage)
+    }
+
+    /// Actions recorded with their state change but not yet handed to the
+    /// action sink, oldest first: `(id, target, notice JSON)`.
+    pub fn outbox(&self, limit: usize) -> Result<Vec<(i64, String, String)>> {
+        let conn = self.conn.lock();
+        let mut stmt = conn
+            .prepare_cached("SELECT id, target, notice FROM outbox ORDER BY id LIMIT ?1")
+            .map_err(storage)?;
+        let rows = stmt
+            .query_map(params![limit as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(storage)?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(storage)
     }
 
     /// One page of history, newest first unless `q.ascending`.
@@ -366,4 +398,8 @@ pub struct Change<'a> {
     pub states: &'a [(String, AlarmState)],
     pub delete: &'a [String],
     pub history: &'a [HistoryItem],
+    /// Actions to hand to the sink: `(target, notice JSON)`.
+    pub outbox: &'a [(String, String)],
+    /// Outbox rows that were handed over.
+    pub outbox_done: &'a [i64],
 }

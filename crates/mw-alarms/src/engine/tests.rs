@@ -707,3 +707,151 @@ fn limit_on_alarm_count() {
         .put_metric_alarm(alarm("a", "A", 2.0), T * 1000)
         .expect("update a");
 }
+
+#[test]
+fn actions_stored_before_a_crash_are_sent_at_the_next_start() {
+    let dir = TempDir::new("outbox");
+    let notice = Notice {
+        alarm_name: "lat".into(),
+        alarm_arn: "arn:aws:cloudwatch:us-east-1:123456789012:alarm:lat".into(),
+        description: Some("slow".into()),
+        kind: AlarmKind::Metric,
+        old_state: StateValue::Ok,
+        new_state: StateValue::Alarm,
+        reason: "Threshold Crossed".into(),
+        timestamp_ms: T * 1000,
+        trigger: json!({"MetricName": "Latency"}),
+    };
+    {
+        // The state change and its action were stored, then the process died.
+        let catalog = Catalog::open(&dir.path().join("alarms.db")).expect("catalog");
+        catalog
+            .apply(&Change {
+                outbox: &[("arn:test:page".into(), notice.to_json())],
+                ..Change::default()
+            })
+            .expect("outbox row");
+    }
+    let f = open(dir, Arc::new(Points::default()), Arc::new(Sink::default()));
+    let sent = f.sink.sent.lock().clone();
+    assert_eq!(sent, vec![("arn:test:page".to_owned(), notice)]);
+    let items = f
+        .engine
+        .history(&HistoryQuery {
+            item_type: Some(HistoryType::Action),
+            limit: 10,
+            ..HistoryQuery::default()
+        })
+        .expect("history");
+    assert_eq!(items.len(), 1);
+    assert!(f.engine.catalog.outbox(10).expect("outbox").is_empty());
+    // Sent once: reopening sends nothing more.
+    let Fixture {
+        dir, points, sink, ..
+    } = f;
+    let g = open(dir, points, sink);
+    assert_eq!(g.sink.sent.lock().len(), 1);
+}
+
+#[test]
+fn a_composite_written_just_before_a_crash_is_evaluated_at_start() {
+    let f = fixture("stale-composite");
+    let mut a = alarm("a", "A", 5.0);
+    a.treat_missing_data = Some("notBreaching".into());
+    f.engine.put_metric_alarm(a, T * 1000).expect("put a");
+    f.engine.tick(T * 1000 + 1).expect("tick");
+    assert_eq!(state(&f.engine, "a"), StateValue::Ok);
+    f.engine
+        .put_composite_alarm(composite("c", "OK(a)"), T * 1000 + 2)
+        .expect("put c");
+    f.engine
+        .put_composite_alarm(composite("forced", "OK(a)"), T * 1000 + 2)
+        .expect("put forced");
+    f.engine.tick(T * 1000 + 3).expect("tick");
+    f.engine
+        .set_alarm_state("forced", "OK", "by hand", None, T * 1000 + 4)
+        .expect("force");
+    // `c` is updated, and the process dies before the next tick.
+    f.engine
+        .put_composite_alarm(composite("c", "ALARM(a)"), T * 1000 + 5)
+        .expect("update c");
+    let Fixture {
+        dir,
+        points,
+        sink,
+        engine,
+    } = f;
+    drop(engine);
+    let g = open(dir, points, sink);
+    g.engine.tick(T * 1000 + 6).expect("tick after start");
+    assert_eq!(
+        state(&g.engine, "c"),
+        StateValue::Ok,
+        "the new rule was evaluated"
+    );
+    assert_eq!(
+        state(&g.engine, "forced"),
+        StateValue::Ok,
+        "a forced state stays until a child changes"
+    );
+    let v = g.engine.describe(&Filter {
+        names: vec!["forced".into()],
+        kinds: vec![AlarmKind::Composite],
+        ..Filter::default()
+    });
+    assert_eq!(v[0].state.reason, "by hand");
+}
+
+#[test]
+fn configuration_history_has_one_layout() {
+    let f = fixture("config-history");
+    f.engine
+        .put_metric_alarm(alarm("a", "A", 5.0), T * 1000)
+        .expect("put");
+    f.engine
+        .set_actions_enabled(&["a".into()], false, T * 1000 + 1)
+        .expect("disable");
+    f.engine
+        .delete_alarms(&["a".into()], T * 1000 + 2)
+        .expect("delete");
+    let items = f
+        .engine
+        .history(&HistoryQuery {
+            item_type: Some(HistoryType::ConfigurationUpdate),
+            ascending: true,
+            limit: 10,
+            ..HistoryQuery::default()
+        })
+        .expect("history");
+    let kinds: Vec<(String, String)> = items
+        .iter()
+        .map(|h| {
+            let v: Value = serde_json::from_str(&h.data).expect("json");
+            let key = match v["type"].as_str() {
+                Some("Create") => "createdAlarm",
+                Some("Delete") => "deletedAlarm",
+                _ => "updatedAlarm",
+            };
+            assert_eq!(v[key]["alarmName"], "a", "{}", h.data);
+            assert_eq!(v[key]["metricName"], "A", "{}", h.data);
+            assert_eq!(v[key]["dimensions"][0]["name"], "Host", "{}", h.data);
+            (h.summary.clone(), v[key]["actionsEnabled"].to_string())
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("Alarm \"a\" created".to_owned(), "true".to_owned()),
+            ("Alarm \"a\" updated".to_owned(), "false".to_owned()),
+            ("Alarm \"a\" deleted".to_owned(), "false".to_owned()),
+        ]
+    );
+    // An empty delete is a no-op; unknown names alone are NotFound.
+    f.engine.delete_alarms(&[], T * 1000).expect("empty delete");
+    assert_eq!(
+        f.engine
+            .delete_alarms(&["nope".into()], T * 1000)
+            .map_err(|e| e.kind()),
+        Err(crate::ErrorKind::NotFound)
+    );
+}

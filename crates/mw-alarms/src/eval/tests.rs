@@ -97,11 +97,12 @@ fn threshold_crossed_reason_is_shaped_like_aws() {
     assert_eq!(
         e.reason_data_json(),
         concat!(
-            r#"{"evaluatedDatapoints":[{"sampleCount":1.0,"timestamp":"2026-11-28T21:04:00.000+0000","value":7.0},"#,
-            r#"{"sampleCount":1.0,"timestamp":"2026-11-28T21:03:00.000+0000","value":6.5},"#,
-            r#"{"sampleCount":1.0,"timestamp":"2026-11-28T21:02:00.000+0000","value":5.0}],"#,
-            r#""period":60,"queryDate":"2026-11-28T21:05:00.528+0000","recentDatapoints":[5.0,6.5,7.0],"#,
-            r#""startDate":"2026-11-28T21:02:00.000+0000","statistic":"Average","threshold":4.0,"version":"1.0"}"#
+            r#"{"version":"1.0","queryDate":"2026-11-28T21:05:00.528+0000","#,
+            r#""startDate":"2026-11-28T21:02:00.000+0000","statistic":"Average","period":60,"#,
+            r#""recentDatapoints":[5.0,6.5,7.0],"threshold":4.0,"evaluatedDatapoints":["#,
+            r#"{"timestamp":"2026-11-28T21:04:00.000+0000","sampleCount":1.0,"value":7.0},"#,
+            r#"{"timestamp":"2026-11-28T21:03:00.000+0000","sampleCount":1.0,"value":6.5},"#,
+            r#"{"timestamp":"2026-11-28T21:02:00.000+0000","sampleCount":1.0,"value":5.0}]}"#
         )
     );
     let e = evaluate(

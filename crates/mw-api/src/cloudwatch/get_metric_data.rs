@@ -4,10 +4,10 @@
 use super::common::{join, metric_key, statistic, unit};
 use crate::error::{ApiError, Code};
 use crate::node::{Input, Node};
-use crate::Api;
 use mw_model::{MetricKey, Statistic, Unit};
 use mw_query::{EvalContext, Expr, QueryError, SearchExpr, TimeSeries};
 use mw_tsdb::query;
+use mw_tsdb::MetricBackend;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 pub const MAX_QUERIES: usize = 500;
@@ -15,7 +15,7 @@ pub const DEFAULT_MAX_DATAPOINTS: i64 = 100_800;
 /// Most series one SEARCH returns.
 pub const MAX_SEARCH_SERIES: usize = 500;
 
-enum Kind {
+pub(crate) enum Kind {
     Stat {
         key: MetricKey,
         period: i64,
@@ -25,12 +25,12 @@ enum Kind {
     Expr(Expr),
 }
 
-struct Query {
-    id: String,
-    label: Option<String>,
-    return_data: bool,
-    period: Option<i64>,
-    kind: Kind,
+pub(crate) struct Query {
+    pub id: String,
+    pub label: Option<String>,
+    pub return_data: bool,
+    pub period: Option<i64>,
+    pub kind: Kind,
 }
 
 fn validation(msg: impl Into<String>) -> ApiError {
@@ -44,7 +44,7 @@ fn valid_id(id: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-fn parse_query(path: &str, q: &Input) -> Result<Query, ApiError> {
+pub(crate) fn parse_query(path: &str, q: &Input) -> Result<Query, ApiError> {
     let id = q.req_str("Id")?.to_string();
     if !valid_id(&id) {
         return Err(validation(format!(
@@ -110,7 +110,7 @@ fn parse_query(path: &str, q: &Input) -> Result<Query, ApiError> {
 
 /// Builds one series of `stat` per period from the buckets of `ids`.
 fn stat_series(
-    api: &Api,
+    store: &dyn MetricBackend,
     ids: &[u32],
     stat: &Statistic,
     period: i64,
@@ -123,7 +123,7 @@ fn stat_series(
     else {
         return Ok(TimeSeries::new(label, Vec::new(), Vec::new()));
     };
-    let per = query::fetch(api.store.as_ref(), ids, &plan)?;
+    let per = query::fetch(store, ids, &plan)?;
     Ok(TimeSeries::from_points(
         label,
         per.iter()
@@ -141,7 +141,7 @@ fn search_label(key: &MetricKey) -> String {
 }
 
 struct Ctx<'a> {
-    api: &'a Api,
+    store: &'a dyn MetricBackend,
     results: &'a HashMap<String, Vec<TimeSeries>>,
     metric_ids: &'a [String],
     periods: &'a HashMap<String, i64>,
@@ -167,7 +167,7 @@ impl EvalContext for Ctx<'_> {
             Statistic::parse(stat).map_err(|e| QueryError::invalid(e.message().to_string()))?;
         query::validate_period(period).map_err(|e| QueryError::invalid(e.to_string()))?;
         let mut by_key: BTreeMap<MetricKey, Vec<u32>> = BTreeMap::new();
-        for s in self.api.store.series() {
+        for s in self.store.series() {
             if q.matches(&s.key) {
                 by_key.entry(s.key.clone()).or_default().push(s.id);
             }
@@ -175,7 +175,7 @@ impl EvalContext for Ctx<'_> {
         let mut out = Vec::new();
         for (key, ids) in by_key.into_iter().take(MAX_SEARCH_SERIES) {
             let ts = stat_series(
-                self.api,
+                self.store,
                 &ids,
                 &st,
                 period,
@@ -219,7 +219,7 @@ fn fingerprint(node: &Node) -> u64 {
     h
 }
 
-pub fn run(api: &Api, node: &Node) -> Result<Node, ApiError> {
+pub fn run(store: &dyn MetricBackend, node: &Node) -> Result<Node, ApiError> {
     let input = Input::root(node);
     let items = input
         .list("MetricDataQueries")?
@@ -288,8 +288,8 @@ pub fn run(api: &Api, node: &Node) -> Result<Node, ApiError> {
             unit,
         } = &q.kind
         {
-            let ids: Vec<u32> = api.store.find(key, *unit).iter().map(|s| s.id).collect();
-            let ts = stat_series(api, &ids, stat, *period, start, end, key.name.clone())?;
+            let ids: Vec<u32> = store.find(key, *unit).iter().map(|s| s.id).collect();
+            let ts = stat_series(store, &ids, stat, *period, start, end, key.name.clone())?;
             results.insert(q.id.clone(), vec![ts]);
             periods.insert(q.id.clone(), *period);
             metric_ids.push(q.id.clone());
@@ -307,7 +307,7 @@ pub fn run(api: &Api, node: &Node) -> Result<Node, ApiError> {
     for q in &queries {
         if matches!(q.kind, Kind::Expr(_)) {
             eval_expr(
-                api,
+                store,
                 q,
                 &by_id,
                 &mut state,
@@ -407,7 +407,7 @@ fn parse_token(tok: &str, fp: u64) -> Result<usize, ApiError> {
 
 #[allow(clippy::too_many_arguments)]
 fn eval_expr(
-    api: &Api,
+    store: &dyn MetricBackend,
     q: &Query,
     by_id: &HashMap<&str, &Query>,
     state: &mut HashMap<String, u8>,
@@ -439,7 +439,7 @@ fn eval_expr(
     for r in expr.references() {
         match by_id.get(r.as_str()) {
             Some(dep) => eval_expr(
-                api,
+                store,
                 dep,
                 by_id,
                 state,
@@ -467,7 +467,7 @@ fn eval_expr(
             .unwrap_or(default_period)
     });
     let ctx = Ctx {
-        api,
+        store,
         results,
         metric_ids,
         periods,

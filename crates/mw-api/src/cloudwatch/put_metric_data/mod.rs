@@ -217,7 +217,18 @@ impl<'de> Deserialize<'de> for Ts {
 }
 
 pub fn run(api: &Api, payload: &Payload) -> Result<(), ApiError> {
-    with_batch(payload, |batch| Ok(api.store.put_batch(batch)?))
+    with_batch(payload, |batch| {
+        api.store.put_batch(batch)?;
+        if let (Some(alarms), Some(first)) = (&api.alarms, batch.first()) {
+            // One namespace per request: alarms on late data re-evaluate now.
+            alarms.data_arrived(
+                first.namespace,
+                batch.iter().map(|d| (d.name, d.timestamp_ms)),
+                mw_model::time::now_ms(),
+            );
+        }
+        Ok(())
+    })
 }
 
 /// Decodes the typed input only (no validation); the number of datums. For
