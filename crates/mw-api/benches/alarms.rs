@@ -22,7 +22,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-
 struct CountingSink(AtomicUsize);
 
 impl ActionSink for CountingSink {

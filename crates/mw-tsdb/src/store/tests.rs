@@ -273,9 +273,8 @@ fn read_many_matches_single_reads_across_disk_and_head() {
     for (r, got) in reqs.iter().zip(&many) {
         let mut one = store.read(r.ids, r.fine, r.start, r.end).unwrap();
         let mut got = got.clone();
-        let order = |v: &mut Vec<(i64, u32, crate::Aggregate)>| {
-            v.sort_by_key(|x| (x.0, x.2.sum.to_bits()))
-        };
+        let order =
+            |v: &mut Vec<(i64, u32, crate::Aggregate)>| v.sort_by_key(|x| (x.0, x.2.sum.to_bits()));
         order(&mut one);
         order(&mut got);
         assert_eq!(one.len(), got.len());
