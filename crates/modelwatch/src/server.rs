@@ -112,11 +112,18 @@ async fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
     let captures = Arc::new(captures);
     let monitor = open_monitor(&cfg, captures.clone(), store.clone(), alarms.clone()).await?;
     monitor.start();
-    let app = mw_api::router(api)
-        .merge(mw_api::native::actions_router(notifier.clone()))
-        .merge(mw_api::native::captures_router(captures.clone()))
-        .merge(mw_api::native::monitoring_router(monitor.clone()))
-        .merge(mw_api::native::metrics_router(store.clone()));
+    // The native routes answer to the same access keys as the AWS APIs.
+    let native = mw_api::native::require_signature(
+        mw_api::native::actions_router(notifier.clone())
+            .merge(mw_api::native::captures_router(captures.clone()))
+            .merge(mw_api::native::monitoring_router(monitor.clone()))
+            .merge(mw_api::native::metrics_router(
+                store.clone(),
+                Some(alarms.clone()),
+            )),
+        Credentials::new(cfg.keys.clone()),
+    );
+    let app = mw_api::router(api).merge(native);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await

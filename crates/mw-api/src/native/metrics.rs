@@ -27,10 +27,21 @@ const TWO_WEEKS_MS: i64 = 14 * 86_400_000;
 const TWO_HOURS_MS: i64 = 2 * 3_600_000;
 
 /// The metric ingest route, with its state inside.
-pub fn metrics_router(store: Arc<dyn MetricBackend>) -> Router {
+/// With `alarms`, alarms on metrics whose data lands in a closed period are
+/// evaluated at once, as for PutMetricData.
+pub fn metrics_router(
+    store: Arc<dyn MetricBackend>,
+    alarms: Option<Arc<mw_alarms::engine::Engine>>,
+) -> Router {
     Router::new()
         .route("/api/v1/metrics", post(put_metrics))
-        .with_state(store)
+        .with_state(Ingest { store, alarms })
+}
+
+#[derive(Clone)]
+struct Ingest {
+    store: Arc<dyn MetricBackend>,
+    alarms: Option<Arc<mw_alarms::engine::Engine>>,
 }
 
 #[derive(Deserialize)]
@@ -164,13 +175,24 @@ pub fn decode(body: &[u8], now_ms: i64) -> Result<Vec<Datum>, NativeError> {
     Ok(out)
 }
 
-async fn put_metrics(State(store): State<Arc<dyn MetricBackend>>, body: Body) -> Response<Body> {
+async fn put_metrics(State(ingest): State<Ingest>, body: Body) -> Response<Body> {
     result(
         async move {
             let body = read_body(body, MAX_BODY_BYTES).await?;
             let data = decode(&body, mw_model::time::now_ms())?;
             let n = data.len();
-            blocking(move || Ok(store.put(&data)?)).await?;
+            blocking(move || {
+                ingest.store.put(&data)?;
+                if let (Some(alarms), Some(first)) = (&ingest.alarms, data.first()) {
+                    alarms.data_arrived(
+                        &first.key.namespace,
+                        data.iter().map(|d| (d.key.name.as_str(), d.timestamp_ms)),
+                        mw_model::time::now_ms(),
+                    );
+                }
+                Ok(())
+            })
+            .await?;
             Ok(json!({"accepted": n}))
         }
         .await,

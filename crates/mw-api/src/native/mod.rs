@@ -18,11 +18,13 @@
 //! is the one place that maps library error kinds to codes and statuses.
 
 pub mod actions;
+pub mod auth;
 pub mod captures;
 pub mod metrics;
 pub mod monitoring;
 
 pub use actions::actions_router;
+pub use auth::require_signature;
 pub use captures::captures_router;
 pub use metrics::metrics_router;
 pub use monitoring::monitoring_router;
