@@ -5,6 +5,7 @@ or badly signed requests are refused (403, nothing stored), signed ones pass
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -89,3 +90,60 @@ def test_without_keys_native_routes_are_open(server):
     s = server()
     r = raw_request(s.port, "GET", "/api/v1/topics", {}, b"", signed=False)
     assert r.status == 200, r.body
+
+
+def test_the_sidecar_signs_with_its_access_key(keyed, tmp_path):
+    import proxy_support as ps
+    from upstream_model import UpstreamModel
+
+    model = UpstreamModel().start()
+    signed = unsigned = None
+    try:
+        signed = ps.Process(
+            ["proxy", "--listen", "127.0.0.1:0", "--upstream", model.url, "--endpoint", "keyed", "--server",
+             f"http://127.0.0.1:{keyed.port}", "--access-key", f"{KEY_ID}:{SECRET}", "--capture-percent", "100",
+             "--capture-flush-ms", "100", "--metrics-flush-ms", "200", "--capture-buffer-dir", tmp_path / "b1"],
+            tmp_path / "signed.log",
+        ).start()
+        unsigned = ps.Process(
+            ["proxy", "--listen", "127.0.0.1:0", "--upstream", model.url, "--endpoint", "keyless", "--server",
+             f"http://127.0.0.1:{keyed.port}", "--capture-percent", "100", "--capture-flush-ms", "100",
+             "--capture-buffer-dir", tmp_path / "b2"],
+            tmp_path / "unsigned.log",
+        ).start()
+        for proxy, endpoint in ((signed, "keyed"), (unsigned, "keyless")):
+            rt = ps.runtime_client(proxy)
+            for i in range(5):
+                r = rt.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv", Body=f"{i},1".encode())
+                assert r["ResponseMetadata"]["HTTPStatusCode"] == 200
+
+        def records(endpoint):
+            r = call(keyed, "GET", f"/api/v1/captures/records?endpoint={endpoint}&limit=100")
+            assert r.status == 200, r.body
+            return json.loads(r.body)["records"]
+
+        ps.wait_for(lambda: len(records("keyed")) == 5, timeout=10, what="the signed sidecar's captures")
+        time.sleep(0.5)
+        assert records("keyless") == [], "an unsigned sidecar must not get captures in"
+    finally:
+        for p in (signed, unsigned):
+            if p is not None:
+                p.stop()
+        model.stop()
+
+
+def test_the_monitor_cli_signs_with_its_access_key(keyed):
+    import subprocess
+
+    import support
+
+    base = [str(support.binary_path()), "monitor", "schedule", "list", "--server", f"http://127.0.0.1:{keyed.port}"]
+    r = subprocess.run(base + ["--access-key", f"{KEY_ID}:{SECRET}"], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert "MonitoringScheduleSummaries" in r.stdout
+    r = subprocess.run(base, capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+    assert "MissingAuthenticationToken" in r.stderr, r.stderr
+    r = subprocess.run(base + ["--access-key", f"{KEY_ID}:wrong"], capture_output=True, text=True, timeout=30)
+    assert r.returncode != 0
+    assert "SignatureDoesNotMatch" in r.stderr, r.stderr

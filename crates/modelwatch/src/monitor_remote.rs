@@ -49,6 +49,16 @@ pub struct Remote {
         default_value = "http://127.0.0.1:9600"
     )]
     server: String,
+    /// Access key the server requires, as ACCESS_KEY_ID:SECRET (requests are
+    /// SigV4-signed)
+    #[arg(long, env = "MODELWATCH_ACCESS_KEY", hide_env_values = true)]
+    access_key: Option<String>,
+}
+
+/// A request URL and how to sign it.
+struct Target {
+    url: String,
+    key: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -209,7 +219,7 @@ fn seg(s: &str) -> String {
     out
 }
 
-fn url(remote: &Remote, path: &str, query: &[(&str, Option<String>)]) -> String {
+fn url(remote: &Remote, path: &str, query: &[(&str, Option<String>)]) -> Target {
     let mut u = format!("{}{path}", remote.server.trim_end_matches('/'));
     let q: Vec<String> = query
         .iter()
@@ -219,12 +229,38 @@ fn url(remote: &Remote, path: &str, query: &[(&str, Option<String>)]) -> String 
         u.push('?');
         u.push_str(&q.join("&"));
     }
-    u
+    Target {
+        url: u,
+        key: remote.access_key.clone(),
+    }
 }
 
 /// Sends a request; the body of a 2XX answer, or the server's error.
-fn send(method: &str, url: &str, body: Option<(&str, &[u8])>) -> anyhow::Result<Vec<u8>> {
-    let req = agent().request(method, url);
+fn send(method: &str, target: &Target, body: Option<(&str, &[u8])>) -> anyhow::Result<Vec<u8>> {
+    let url = target.url.as_str();
+    let mut req = agent().request(method, url);
+    if let Some(key) = &target.key {
+        let signer = mw_client::sigv4::Signer::parse(key)
+            .map_err(|e| anyhow::anyhow!("--access-key: {e}"))?;
+        let parsed = req
+            .request_url()
+            .map_err(|e| anyhow::anyhow!("bad URL {url}: {e}"))?;
+        let host = match parsed.port() {
+            Some(p) => format!("{}:{p}", parsed.host()),
+            None => parsed.host().to_owned(),
+        };
+        let (path, query) = match url
+            .split_once("://")
+            .and_then(|(_, rest)| rest.find('/').map(|i| &rest[i..]))
+        {
+            Some(pq) => pq.split_once('?').unwrap_or((pq, "")),
+            None => ("/", ""),
+        };
+        let now = mw_model::time::now_ms() / 1000;
+        for (k, v) in signer.headers(method, &host, path, query, now)? {
+            req = req.set(k, &v);
+        }
+    }
     let res = match body {
         Some((content_type, bytes)) => req.set("Content-Type", content_type).send_bytes(bytes),
         None => req.call(),

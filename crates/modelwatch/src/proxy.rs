@@ -68,6 +68,10 @@ pub struct ProxyArgs {
     /// The modelwatch server, http://host:port: metrics and captures go there
     #[arg(long, env = "MODELWATCH_SERVER")]
     pub server: Option<String>,
+    /// Access key the server requires, as ACCESS_KEY_ID:SECRET (requests to
+    /// it are SigV4-signed)
+    #[arg(long, env = "MODELWATCH_ACCESS_KEY", hide_env_values = true)]
+    pub access_key: Option<String>,
     /// Largest request body (SageMaker's limit: 6 MB)
     #[arg(long, env = "MODELWATCH_PROXY_MAX_BODY_BYTES", default_value_t = 6 * 1024 * 1024)]
     pub max_body_bytes: usize,
@@ -215,6 +219,13 @@ fn config(a: &ProxyArgs) -> anyhow::Result<ProxyConfig> {
         endpoint: a.endpoint.clone(),
         variant: a.variant.clone(),
         server: a.server.clone(),
+        server_key: match &a.access_key {
+            Some(k) => Some(
+                mw_client::sigv4::Signer::parse(k)
+                    .map_err(|e| anyhow::anyhow!("--access-key: {e}"))?,
+            ),
+            None => None,
+        },
         limits: Limits {
             max_body_bytes: a.max_body_bytes,
             max_response_bytes: a.max_response_bytes,

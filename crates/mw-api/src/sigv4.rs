@@ -267,6 +267,40 @@ mod tests {
 
     const NOW: i64 = 1_795_901_389; // 2026-11-28T21:29:49Z
 
+    /// The sidecar's signer (mw-client) against this verifier, with an
+    /// unsigned payload, a query string and an ARN in the path.
+    #[test]
+    fn accepts_what_the_client_signs() {
+        let signer = mw_client::sigv4::Signer::parse("AKIDEXAMPLE:secret").unwrap();
+        let creds = Credentials::new([("AKIDEXAMPLE".to_string(), "secret".to_string())]);
+        let path = "/api/v1/subscriptions/arn:aws:sns:us-east-1:1:t:abc";
+        let query = "endpoint=churn&start=2024-05-01T10%3A00%3A00Z&limit=10";
+        let mut h = HeaderMap::new();
+        h.insert("host", "127.0.0.1:9600".parse().unwrap());
+        for (k, v) in signer
+            .headers("DELETE", "127.0.0.1:9600", path, query, NOW)
+            .unwrap()
+        {
+            h.insert(k, v.parse().unwrap());
+        }
+        assert_eq!(
+            verify(&creds, "DELETE", path, query, &h, b"any body", NOW).unwrap(),
+            "AKIDEXAMPLE"
+        );
+        // Another method, path or query does not verify.
+        for (m, p, q) in [
+            ("POST", path, query),
+            ("DELETE", "/api/v1/topics", query),
+            ("DELETE", path, "endpoint=other"),
+        ] {
+            assert_eq!(
+                verify(&creds, m, p, q, &h, b"", NOW).unwrap_err().code,
+                Code::SignatureDoesNotMatch,
+                "{m} {p} {q}"
+            );
+        }
+    }
+
     #[test]
     fn accepts_the_captured_botocore_signature() {
         let (h, body) = vector();

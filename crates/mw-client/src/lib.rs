@@ -14,6 +14,8 @@
 //! Errors say whether trying again can help ([`Error::is_retryable`]): the
 //! server being down, slow or failing is; a request it rejected is not.
 
+pub mod sigv4;
+
 use bytes::Bytes;
 use http::{Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
@@ -184,8 +186,11 @@ fn encode_put(namespace: &str, data: &[MetricDatum]) -> Vec<u8> {
 #[derive(Clone)]
 pub struct Client {
     base: String,
+    /// `host[:port]` of the server, as the Host header carries it.
+    host: String,
     http: hyper_util::client::legacy::Client<HttpConnector, Full<Bytes>>,
     timeout: Duration,
+    signer: Option<sigv4::Signer>,
 }
 
 impl std::fmt::Debug for Client {
@@ -218,11 +223,24 @@ impl Client {
             .pool_idle_timeout(Duration::from_secs(30))
             .pool_max_idle_per_host(8)
             .build(conn);
+        let host = uri
+            .authority()
+            .map(|a| a.as_str().to_owned())
+            .unwrap_or_default();
         Ok(Client {
             base,
+            host,
             http,
             timeout,
+            signer: None,
         })
+    }
+
+    /// Signs every request with `signer` (SigV4), for servers with access
+    /// keys configured.
+    pub fn with_signer(mut self, signer: sigv4::Signer) -> Client {
+        self.signer = Some(signer);
+        self
     }
 
     pub fn base_url(&self) -> &str {
@@ -239,6 +257,17 @@ impl Client {
         let mut b = Request::builder().method(Method::POST).uri(&uri);
         for (k, v) in headers {
             b = b.header(*k, *v);
+        }
+        if let Some(signer) = &self.signer {
+            let (path, query) = path_and_query
+                .split_once('?')
+                .unwrap_or((path_and_query, ""));
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            for (k, v) in signer.headers("POST", &self.host, path, query, now)? {
+                b = b.header(k, v);
+            }
         }
         let req = b
             .body(Full::new(body))

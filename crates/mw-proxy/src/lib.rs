@@ -50,6 +50,8 @@ pub struct ProxyConfig {
     pub variant: String,
     /// `http://host:port` of the modelwatch server (metrics, captures).
     pub server: Option<String>,
+    /// Signs requests to the server (when it has access keys configured).
+    pub server_key: Option<mw_client::sigv4::Signer>,
     pub limits: proxy::Limits,
     /// Paths besides `/invocations` that are invocations (metered, captured).
     pub invocation_paths: Vec<String>,
@@ -113,7 +115,13 @@ pub async fn serve(
     mw_capture::layout::validate_name("variant name", &cfg.variant)?;
     let upstream = parse_base("upstream", &cfg.upstream)?;
     let server = match &cfg.server {
-        Some(s) => Some(mw_client::Client::new(s, Duration::from_secs(10))?),
+        Some(s) => {
+            let client = mw_client::Client::new(s, Duration::from_secs(10))?;
+            Some(match &cfg.server_key {
+                Some(k) => client.with_signer(k.clone()),
+                None => client,
+            })
+        }
         None => None,
     };
     let metrics = Arc::new(metrics::Metrics::new(
