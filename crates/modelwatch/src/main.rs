@@ -28,7 +28,7 @@ enum Command {
     /// Run the inference sidecar: a reverse proxy in front of a model server that
     /// publishes SageMaker endpoint metrics, validates and captures requests.
     #[command(after_help = proxy::EXAMPLES)]
-    Proxy(proxy::ProxyArgs),
+    Proxy(Box<proxy::ProxyArgs>),
     /// Compute statistics.json and constraints.json (SageMaker Model Monitor) from a data set.
     #[command(after_help = monitor_cli::BASELINE_EXAMPLES)]
     Baseline(monitor_cli::BaselineArgs),
@@ -44,7 +44,7 @@ fn main() -> anyhow::Result<()> {
             let cfg = config::ServerConfig::resolve(args)?;
             server::run(cfg)
         }
-        Command::Proxy(args) => proxy::run(args),
+        Command::Proxy(args) => proxy::run(*args),
         Command::Baseline(args) => monitor_cli::baseline(args),
         Command::Monitor(cmd) => monitor_cli::run(cmd),
     }
