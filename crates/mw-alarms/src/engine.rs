@@ -1209,31 +1209,43 @@ impl Engine {
         let mut composites: Vec<String> = Vec::new();
         {
             let mut inner = self.inner.lock();
-            let mut min_due = i64::MAX;
-            for (name, e) in inner.alarms.iter_mut() {
-                match &e.body {
-                    Body::Metric { cfg, def } => {
-                        if all || e.next_due_ms <= now || dirty.contains(name) {
-                            e.next_due_ms =
-                                next_due(i64::from(def.period), now, self.opts.delay_ms);
-                            jobs.push(Job {
-                                name: name.clone(),
-                                version: e.version,
-                                cfg: cfg.clone(),
-                                def: def.clone(),
-                                current: e.state.value,
-                            });
-                        }
+            let mut take = |name: &String, e: &mut Entry, jobs: &mut Vec<Job>| match &e.body {
+                Body::Metric { cfg, def } => {
+                    e.next_due_ms = next_due(i64::from(def.period), now, self.opts.delay_ms);
+                    jobs.push(Job {
+                        name: name.clone(),
+                        version: e.version,
+                        cfg: cfg.clone(),
+                        def: def.clone(),
+                        current: e.state.value,
+                    });
+                }
+                Body::Composite { .. } => composites.push(name.clone()),
+            };
+            if all || now >= self.next_due() {
+                // A boundary passed: look at every alarm.
+                let mut min_due = i64::MAX;
+                for (name, e) in inner.alarms.iter_mut() {
+                    let metric = matches!(e.body, Body::Metric { .. });
+                    if all || dirty.contains(name) || (metric && e.next_due_ms <= now) {
+                        take(name, e, &mut jobs);
+                    }
+                    if metric {
                         min_due = min_due.min(e.next_due_ms);
                     }
-                    Body::Composite { .. } => {
-                        if all || dirty.contains(name) {
-                            composites.push(name.clone());
+                }
+                self.next_due.store(min_due, Ordering::Relaxed);
+            } else {
+                // Only alarms marked by a change or by late data.
+                for name in &dirty {
+                    if let Some(e) = inner.alarms.get_mut(name) {
+                        take(name, e, &mut jobs);
+                        if matches!(e.body, Body::Metric { .. }) {
+                            self.next_due.fetch_min(e.next_due_ms, Ordering::Relaxed);
                         }
                     }
                 }
             }
-            self.next_due.store(min_due, Ordering::Relaxed);
         }
 
         // Cheap state check first; the reason is only built for a change.

@@ -855,3 +855,57 @@ fn configuration_history_has_one_layout() {
         Err(crate::ErrorKind::NotFound)
     );
 }
+
+#[test]
+fn an_alarm_made_after_an_idle_tick_is_still_scheduled() {
+    let f = fixture("idle");
+    // Nothing to do: the schedule has no boundary to wait for.
+    assert_eq!(f.engine.tick(T * 1000).expect("tick").evaluated, 0);
+    f.engine
+        .put_metric_alarm(alarm("late", "A", 5.0), T * 1000 + 10)
+        .expect("put");
+    // Evaluated at once (it is new) ...
+    assert_eq!(f.engine.tick(T * 1000 + 20).expect("tick").evaluated, 1);
+    assert!(f.engine.next_due() <= (T + 10) * 1000);
+    // ... and again when its period closes.
+    f.points.set("A", &[(T, 9.0)]);
+    assert_eq!(f.engine.tick((T + 10) * 1000).expect("tick").evaluated, 1);
+    assert_eq!(state(&f.engine, "late"), StateValue::Alarm);
+}
+
+#[test]
+fn late_data_evaluates_only_the_alarms_it_concerns() {
+    let f = fixture("targeted");
+    for i in 0..50 {
+        f.engine
+            .put_metric_alarm(alarm(&format!("a{i}"), &format!("M{i}"), 5.0), T * 1000)
+            .expect("put");
+    }
+    assert_eq!(f.engine.tick(T * 1000 + 1).expect("tick").evaluated, 50);
+    f.points.set("M7", &[(T, 9.0)]);
+    f.engine
+        .data_arrived("App", [("M7", T * 1000 + 500)], (T + 10) * 1000 - 100);
+    // Between boundaries: only the one alarm on M7 is evaluated.
+    let r = f.engine.tick((T + 10) * 1000 - 50).expect("tick");
+    assert_eq!(
+        (r.evaluated, r.changed),
+        (0, 0),
+        "its period has not closed yet"
+    );
+    f.engine
+        .data_arrived("App", [("M7", T * 1000 + 500)], (T + 10) * 1000 + 100);
+    let r = f.engine.tick((T + 10) * 1000 + 100).expect("tick");
+    assert_eq!(r.evaluated, 50, "a boundary passed: every alarm is due");
+    f.points.set("M8", &[(T + 10, 9.0)]);
+    f.engine.data_arrived(
+        "App",
+        [("M8", (T + 10) * 1000 + 500)],
+        (T + 20) * 1000 + 200,
+    );
+    let r = f.engine.tick((T + 20) * 1000 - 1).expect("tick");
+    assert_eq!(
+        (r.evaluated, r.changed),
+        (1, 0),
+        "only a8, its period still open at tick time"
+    );
+}
