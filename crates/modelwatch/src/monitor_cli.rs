@@ -14,11 +14,12 @@ use std::time::Instant;
 pub const BASELINE_EXAMPLES: &str = "Examples:
   modelwatch baseline --dataset train.csv --header --output baseline/
   modelwatch baseline --dataset train.jsonl --format jsonl --output baseline/
+  modelwatch baseline --dataset train.parquet --format parquet --output baseline/
 
 Writes statistics.json and constraints.json in SageMaker Model Monitor's schema,
 and drift_baseline.json (what the drift tests of later jobs reuse). For data
 captured from an endpoint, put the output (label / prediction) columns first.
-Parquet input is not supported: convert to CSV or JSON Lines.";
+Parquet files must have flat columns (Snappy, gzip, LZ4 or no compression).";
 
 pub const MONITOR_EXAMPLES: &str = "Examples:
   modelwatch monitor run --baseline baseline/ --dataset today.csv --header --output reports/
@@ -35,6 +36,7 @@ Completed and CompletedWithViolations, 1 with the reason when the job fails.";
 pub enum FormatArg {
     Csv,
     Jsonl,
+    Parquet,
 }
 
 #[derive(Args, Debug)]
@@ -57,6 +59,7 @@ impl DatasetArgs {
                 header: self.header,
             },
             FormatArg::Jsonl => Format::JsonLines,
+            FormatArg::Parquet => Format::Parquet,
         }
     }
 }

@@ -410,6 +410,9 @@ fn upload(a: UploadArgs) -> anyhow::Result<()> {
             let (format, content_type) = match a.format {
                 crate::monitor_cli::FormatArg::Csv => ("csv", "text/csv"),
                 crate::monitor_cli::FormatArg::Jsonl => ("jsonl", "application/x-ndjson"),
+                crate::monitor_cli::FormatArg::Parquet => {
+                    ("parquet", "application/vnd.apache.parquet")
+                }
             };
             let u = url(
                 &a.remote,

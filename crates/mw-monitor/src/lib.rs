@@ -40,6 +40,7 @@ pub mod hll;
 pub mod infer;
 pub mod job;
 pub mod kll;
+pub mod parquet;
 pub mod profile;
 pub mod schedule;
 pub mod table;

@@ -1,5 +1,5 @@
-//! Input data sets: CSV (RFC 4180 quoting, optional header) and JSON Lines
-//! (one flat object per line), streamed row by row into a [`RowSink`], and
+//! Input data sets: CSV (RFC 4180 quoting, optional header), JSON Lines
+//! (one flat object per line) and Parquet ([`crate::parquet`]), streamed row by row into a [`RowSink`], and
 //! [`Table`], an in-memory table (what a capture window rebuilds into).
 //!
 //! A value is null when its CSV field is empty, or when its JSON key is absent
@@ -31,6 +31,8 @@ pub enum Format {
     Csv { header: bool },
     /// JSON Lines: one flat JSON object per line.
     JsonLines,
+    /// Apache Parquet with flat columns.
+    Parquet,
 }
 
 /// An in-memory table.
@@ -388,11 +390,12 @@ impl<R: BufRead> DataSource for JsonLinesSource<R> {
 /// Opens a data set file in `format`.
 pub fn open(path: &std::path::Path, format: Format) -> Result<Box<dyn DataSource>> {
     let file = std::fs::File::open(path).map_err(|e| Error::io(path.display(), e))?;
-    let reader = std::io::BufReader::with_capacity(1 << 20, file);
     let name = path.display().to_string();
+    let buffered = |f| std::io::BufReader::with_capacity(1 << 20, f);
     Ok(match format {
-        Format::Csv { header } => Box::new(CsvSource::new(reader, name, header)),
-        Format::JsonLines => Box::new(JsonLinesSource::new(reader, name)),
+        Format::Csv { header } => Box::new(CsvSource::new(buffered(file), name, header)),
+        Format::JsonLines => Box::new(JsonLinesSource::new(buffered(file), name)),
+        Format::Parquet => Box::new(crate::parquet::ParquetSource::new(file, name)),
     })
 }
 

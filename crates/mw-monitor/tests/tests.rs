@@ -8,4 +8,6 @@ mod adult;
 mod bad_input;
 mod common;
 mod golden;
+mod mutation;
+mod parquet;
 mod scipy_reference;

@@ -6,7 +6,7 @@
 //!
 //! | route | what |
 //! |---|---|
-//! | `POST /api/v1/baselines/{name}[?format=csv\|jsonl\|files&header=true\|false]` | a data set → statistics.json + constraints.json (+ drift baseline); `files`: `{"statistics": ..., "constraints": ..., "drift_baseline": ...}` made elsewhere |
+//! | `POST /api/v1/baselines/{name}[?format=csv\|jsonl\|parquet\|files&header=true\|false]` | a data set → statistics.json + constraints.json (+ drift baseline); `files`: `{"statistics": ..., "constraints": ..., "drift_baseline": ...}` made elsewhere |
 //! | `GET /api/v1/baselines`, `GET /api/v1/baselines/{name}`, `DELETE /api/v1/baselines/{name}` | list, describe, delete (refused while a schedule uses it) |
 //! | `GET /api/v1/baselines/{name}/{file}` | statistics.json, constraints.json, drift_baseline.json |
 //! | `POST /api/v1/monitoring-schedules` | create `{name, endpoint, baseline, cron, windowStartOffset, windowEndOffset, columns}` |
@@ -341,10 +341,10 @@ async fn put_baseline(
                 .map(mw_capture::record::media_type)
                 .unwrap_or_default();
             let format = match q.get("format").map(String::as_str) {
-                Some(f @ ("csv" | "jsonl" | "files")) => f.to_string(),
+                Some(f @ ("csv" | "jsonl" | "parquet" | "files")) => f.to_string(),
                 Some(other) => {
                     return Err(NativeError::invalid(format!(
-                        "format {other:?} must be csv, jsonl or files"
+                        "format {other:?} must be csv, jsonl, parquet or files"
                     )))
                 }
                 None => match content_type.as_str() {
@@ -352,6 +352,7 @@ async fn put_baseline(
                     "application/x-ndjson" | "application/jsonl" | "application/jsonlines" => {
                         "jsonl"
                     }
+                    "application/vnd.apache.parquet" | "application/x-parquet" => "parquet",
                     _ => "csv",
                 }
                 .to_string(),
@@ -378,6 +379,10 @@ async fn put_baseline(
                     }
                     "jsonl" => Baseline::compute(
                         &mut JsonLinesSource::new(&body[..], label),
+                        BaselineOptions::default(),
+                    )?,
+                    "parquet" => Baseline::compute(
+                        &mut mw_monitor::parquet::ParquetSource::new(body, label),
                         BaselineOptions::default(),
                     )?,
                     _ => Baseline::compute(
