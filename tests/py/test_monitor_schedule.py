@@ -202,9 +202,10 @@ def test_baselines_are_computed_stored_and_served(mon):
         ("/api/v1/baselines/missing-part", json.dumps({"statistics": {}}).encode(), {"Content-Type": "application/json"}, 400, "InvalidParameter", "missing field `constraints`"),
         ("/api/v1/baselines/bad_name!", b"a\n1\n", {"Content-Type": "text/csv"}, 400, "InvalidParameter", "baseline name \"bad_name!\" is not valid"),
         ("/api/v1/baselines/adult", b"a\n1\n", {"Content-Type": "text/csv"}, 409, "Conflict", "baseline \"adult\" already exists"),
-        ("/api/v1/baselines/x?format=parquet", b"a\n1\n", {}, 400, "InvalidParameter", "format \"parquet\" must be csv, jsonl or files"),
+        ("/api/v1/baselines/x?format=xlsx", b"a\n1\n", {}, 400, "InvalidParameter", "format \"xlsx\" must be csv, jsonl, parquet or files"),
+        ("/api/v1/baselines/y?format=parquet", b"a\n1\n", {}, 400, "InvalidParameter", "not a readable Parquet file"),
     ],
-    ids=["ragged", "empty", "bad-json", "corrupt", "missing-part", "bad-name", "duplicate", "format"],
+    ids=["ragged", "empty", "bad-json", "corrupt", "missing-part", "bad-name", "duplicate", "format", "not-parquet"],
 )
 def test_a_bad_baseline_is_a_clear_4xx(mon, path, body, headers, status, code, message):
     got, err = call(mon, "POST", path, body, headers)

@@ -57,9 +57,10 @@ pub fn numeric_distance(a: &KllSketch, b: &KllSketch, method: ComparisonMethod) 
 
 /// The categorical L∞ distance over the union of categories (missing → 0).
 pub fn categorical_linf(a: &[(String, u64)], b: &[(String, u64)], method: ComparisonMethod) -> f64 {
-    let n: u64 = a.iter().map(|x| x.1).sum();
-    let m: u64 = b.iter().map(|x| x.1).sum();
-    if n == 0 || m == 0 {
+    // Summed as doubles: a baseline file's counts can be anything up to u64::MAX.
+    let n: f64 = a.iter().map(|x| x.1 as f64).sum();
+    let m: f64 = b.iter().map(|x| x.1 as f64).sum();
+    if n == 0.0 || m == 0.0 {
         return 0.0;
     }
     let bm: std::collections::HashMap<&str, u64> =
@@ -69,14 +70,14 @@ pub fn categorical_linf(a: &[(String, u64)], b: &[(String, u64)], method: Compar
     let mut d: f64 = 0.0;
     for (k, c) in a {
         let q = bm.get(k.as_str()).copied().unwrap_or(0);
-        d = d.max((*c as f64 / n as f64 - q as f64 / m as f64).abs());
+        d = d.max((*c as f64 / n - q as f64 / m).abs());
     }
     for (k, c) in b {
         if !am.contains_key(k.as_str()) {
-            d = d.max(*c as f64 / m as f64);
+            d = d.max(*c as f64 / m);
         }
     }
-    select(d, n as f64, m as f64, method)
+    select(d, n, m, method)
 }
 
 /// Deequ's categorical ChiSquared: Pearson goodness of fit of the window's

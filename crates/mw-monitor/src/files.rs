@@ -390,13 +390,41 @@ pub fn write<T: Serialize>(path: &std::path::Path, value: &T) -> Result<()> {
     std::fs::write(path, text).map_err(|e| Error::io(path.display(), e))
 }
 
-/// Formats a float as Python's `repr` does (`100.0`, `99.64592817400101`),
-/// as the container's violation descriptions show them.
+/// Formats a float as Python's `repr` does (`100.0`, `99.64592817400101`,
+/// `1e-05`, `1e+16`, `nan`, `inf`), as the container's violation descriptions
+/// show them: the shortest digits that read back to the same double, in
+/// positional notation when the decimal exponent is in [−4, 16), else in
+/// scientific notation with a signed exponent of at least two digits.
 pub fn py_float(v: f64) -> String {
-    if v.is_finite() && v == v.trunc() && v.abs() < 1e16 {
-        format!("{v:.1}")
+    if v.is_nan() {
+        return "nan".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    // `{:e}` gives the shortest round-trip digits: "-1.2345e-5", "1e16".
+    let sci = format!("{v:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa),
+    };
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    if (-4..16).contains(&exp) {
+        let n = digits.len() as i32;
+        let text = if exp < 0 {
+            format!("0.{}{digits}", "0".repeat((-exp - 1) as usize))
+        } else if exp + 1 >= n {
+            format!("{digits}{}.0", "0".repeat((exp + 1 - n) as usize))
+        } else {
+            let (int, frac) = digits.split_at((exp + 1) as usize);
+            format!("{int}.{frac}")
+        };
+        format!("{sign}{text}")
     } else {
-        format!("{v}")
+        let e_sign = if exp < 0 { '-' } else { '+' };
+        format!("{sign}{mantissa}e{e_sign}{:02}", exp.abs())
     }
 }
 
@@ -441,8 +469,32 @@ mod tests {
 
     #[test]
     fn python_float_repr() {
-        assert_eq!(py_float(100.0), "100.0");
-        assert_eq!(py_float(99.64592817400101), "99.64592817400101");
-        assert_eq!(py_float(0.1), "0.1");
+        // (value, Python's repr(value))
+        let cases = [
+            (100.0, "100.0"),
+            (99.64592817400101, "99.64592817400101"),
+            (0.1, "0.1"),
+            (0.0, "0.0"),
+            (-0.0, "-0.0"),
+            (1.0, "1.0"),
+            (-2.5, "-2.5"),
+            (0.0001, "0.0001"),
+            (0.00012345, "0.00012345"),
+            (1e-5, "1e-05"),
+            (-1.5e-7, "-1.5e-07"),
+            (5e-324, "5e-324"),
+            (123456789012345.6, "123456789012345.6"),
+            (1234567890123456.0, "1234567890123456.0"),
+            (9999999999999998.0, "9999999999999998.0"),
+            (1e16, "1e+16"),
+            (1.2345678901234568e17, "1.2345678901234568e+17"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
+            (f64::NAN, "nan"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+        ];
+        for (v, want) in cases {
+            assert_eq!(py_float(v), want, "{v:e}");
+        }
     }
 }

@@ -12,7 +12,7 @@ use crate::files::{
     self, py_float, CategoricalDriftMethod, Constraints, FeatureStatistics, Statistics, Violation,
     Violations,
 };
-use crate::infer::InferredType;
+use crate::infer::{InferredType, TypeCounts};
 use crate::kll::KllSketch;
 use crate::profile::{Profile, ProfileOptions, Profiler, ProgressFn};
 use crate::table::{DataSource, RowSink};
@@ -126,6 +126,9 @@ impl Baseline {
                 }
             }
         }
+        if let Some(d) = &self.drift {
+            d.validate().map_err(|m| bad(drift::BASELINE_FILE, m))?;
+        }
         for f in &self.statistics.features {
             if InferredType::parse(&f.inferred_type).is_none() {
                 return Err(bad(
@@ -191,6 +194,8 @@ pub struct JobReport {
     pub violations: Violations,
     pub drift_report: Option<DriftReport>,
     pub features: Vec<FeatureOutcome>,
+    /// Per window column (in its order), Deequ's per-type value counts.
+    pub type_counts: Vec<(String, TypeCounts)>,
     /// monitoring_config.emit_metrics.
     pub emit_metrics: bool,
 }
@@ -318,6 +323,11 @@ pub fn run_job(
         violations,
         drift_report,
         features,
+        type_counts: window
+            .columns
+            .iter()
+            .map(|c| (c.name.clone(), c.types))
+            .collect(),
         emit_metrics: global.emit_metrics,
     })
 }
@@ -529,7 +539,11 @@ pub struct Metric {
 }
 
 /// SageMaker's data-quality metrics of one execution (empty when
-/// monitoring_config.emit_metrics is Disabled). See docs/monitor.md.
+/// monitoring_config.emit_metrics is Disabled): per window column
+/// `feature_non_null_`, `feature_null_`, `feature_completeness_` and the five
+/// `feature_*_counts_`; `feature_data_` for numeric columns,
+/// `feature_estimated_unique_values_` for String ones, and
+/// `feature_baseline_drift_` where the drift check compared. See docs/monitor.md.
 pub fn metrics(report: &JobReport) -> Vec<Metric> {
     let mut out = Vec::new();
     if !report.emit_metrics {
@@ -547,6 +561,11 @@ pub fn metrics(report: &JobReport) -> Vec<Metric> {
         .features
         .iter()
         .filter_map(|f| f.baseline_drift.map(|d| (f.name.as_str(), d)))
+        .collect();
+    let types: HashMap<&str, &TypeCounts> = report
+        .type_counts
+        .iter()
+        .map(|(n, t)| (n.as_str(), t))
         .collect();
     for f in &report.statistics.features {
         let n = &f.name;
@@ -597,28 +616,40 @@ pub fn metrics(report: &JobReport) -> Vec<Metric> {
                 MetricValue::Value(s.distinct_count),
             );
         }
+        if let Some(t) = types.get(n.as_str()) {
+            for m in type_counts(n, t) {
+                push(m.name, n, m.value);
+            }
+        }
     }
     out
 }
 
-/// Per-type value counts of a window column (feature_*_counts metrics).
+/// `feature_{fractional,integral,string,boolean,unknown}_counts_<f>`: how
+/// many of a column's values Deequ classifies as each type (unknown = null).
+fn type_counts(name: &str, t: &TypeCounts) -> Vec<Metric> {
+    [
+        ("fractional", t.fractional),
+        ("integral", t.integral),
+        ("string", t.string),
+        ("boolean", t.boolean),
+        ("unknown", t.null),
+    ]
+    .into_iter()
+    .map(|(kind, v)| Metric {
+        name: format!("feature_{kind}_counts_{name}"),
+        feature: name.to_string(),
+        value: MetricValue::Value(v as f64),
+    })
+    .collect()
+}
+
+/// Per-type value counts of a window column (the feature_*_counts metrics
+/// [`metrics`] also gives).
 pub fn type_count_metrics(window: &Profile) -> Vec<Metric> {
-    let mut out = Vec::new();
-    for c in &window.columns {
-        let t = &c.types;
-        for (kind, v) in [
-            ("fractional", t.fractional),
-            ("integral", t.integral),
-            ("string", t.string),
-            ("boolean", t.boolean),
-            ("unknown", t.null),
-        ] {
-            out.push(Metric {
-                name: format!("feature_{kind}_counts_{}", c.name),
-                feature: c.name.clone(),
-                value: MetricValue::Value(v as f64),
-            });
-        }
-    }
-    out
+    window
+        .columns
+        .iter()
+        .flat_map(|c| type_counts(&c.name, &c.types))
+        .collect()
 }

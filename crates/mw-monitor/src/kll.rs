@@ -225,6 +225,26 @@ pub struct Bucket {
     pub count: f64,
 }
 
+/// The initial minimum of Deequ's KLL aggregation (`Int.MaxValue.toDouble`).
+pub const AGGREGATION_MIN_START: f64 = 2_147_483_647.0;
+/// The initial maximum of Deequ's KLL aggregation (`Int.MinValue.toDouble`).
+pub const AGGREGATION_MAX_START: f64 = -2_147_483_648.0;
+
+/// The range the ten buckets span, from a column's true min and max.
+///
+/// Deequ's KLL aggregation tracks its own minimum and maximum, starting from
+/// 2147483647.0 and −2147483648.0, and the buckets span those: a column whose
+/// values all lie above 2³¹ − 1 (epoch milliseconds, large ids) gets buckets
+/// from 2147483647.0, one whose values all lie below −2³¹ buckets up to
+/// −2147483648.0. statistics.json's `min` and `max` stay the true ones (they
+/// come from Deequ's Minimum and Maximum analyzers).
+pub fn bucket_range(min: f64, max: f64) -> (f64, f64) {
+    (
+        min.min(AGGREGATION_MIN_START),
+        max.max(AGGREGATION_MAX_START),
+    )
+}
+
 /// SageMaker's ten buckets over [min, max]: bound i is `min + (max − min)·i/10`
 /// in IEEE double, in that order; bucket i < 9 counts rankExclusive(hi) −
 /// rankExclusive(lo), the last counts rankInclusive(max) − rankExclusive(lo).

@@ -106,11 +106,19 @@ impl Column {
         let (class, number) = classify(s);
         self.types.add(class);
         if let (ValueClass::Integral | ValueClass::Fractional, Some(x)) = (class, number) {
+            // A value past the double range ("1e400") keeps its type but
+            // stays out of the numbers: an infinite sum, mean or sketch item
+            // cannot be written to statistics.json and read back.
+            if !x.is_finite() {
+                return self.push_text(s);
+            }
             self.n += 1;
             self.sum += x;
+            // Spark's CentralMomentAgg update, operation for operation.
             let delta = x - self.mean;
-            self.mean += delta / self.n as f64;
-            self.m2 += delta * (x - self.mean);
+            let delta_n = delta / self.n as f64;
+            self.mean += delta_n;
+            self.m2 += delta * (delta - delta_n);
             self.min = self.min.min(x);
             self.max = self.max.max(x);
             self.kll.update(x);
@@ -118,6 +126,12 @@ impl Column {
                 values.push(x);
             }
         }
+        self.push_text(s);
+    }
+
+    /// Domain and category counts of a non-null value.
+    #[inline]
+    fn push_text(&mut self, s: &str) {
         if let Some(domain) = &self.domain {
             if domain.contains(s) {
                 self.in_domain += 1;
@@ -320,7 +334,8 @@ impl ColumnProfile {
         };
         if t.is_numeric() && self.count > 0 {
             let ranks = self.kll.cdf_points();
-            let buckets = kll::buckets(&ranks, self.min, self.max)
+            let (lo, hi) = kll::bucket_range(self.min, self.max);
+            let buckets = kll::buckets(&ranks, lo, hi)
                 .into_iter()
                 .map(|b| KllBucket {
                     lower_bound: b.lower_bound,
@@ -376,7 +391,7 @@ impl ColumnProfile {
     pub fn suggested_constraints(&self, item_count: u64) -> FeatureConstraints {
         let t = self.inferred_type();
         let completeness = if item_count == 0 {
-            1.0
+            Some(1.0)
         } else {
             suggested_completeness(self.num_present() as f64 / item_count as f64, item_count)
         };
@@ -399,7 +414,7 @@ impl ColumnProfile {
         FeatureConstraints {
             name: self.name.clone(),
             inferred_type: t.as_str().into(),
-            completeness: Some(completeness),
+            completeness,
             num_constraints,
             string_constraints,
             monitoring_config_overrides: None,
@@ -407,15 +422,39 @@ impl ColumnProfile {
     }
 }
 
-/// Observed completeness p over n rows → the suggested lower limit: 1.0 when
-/// complete, else Deequ's `RetainCompletenessRule` bound
-/// ⌊100·(p − 1.96·√(p(1−p)/n))⌋/100, never below 0.
-pub fn suggested_completeness(p: f64, n: u64) -> f64 {
+/// Deequ's `RetainCompletenessRule` applies above this completeness.
+pub const RETAIN_COMPLETENESS_MIN: f64 = 0.2;
+
+/// Observed completeness p over n rows → the suggested lower limit, as
+/// Deequ's rules give it: 1.0 when complete (`CompleteIfCompleteRule`);
+/// for 0.2 < p < 1 `RetainCompletenessRule`'s bound p − 1.96·√(p(1−p)/n)
+/// cut to two decimals towards zero, never below 0; none at all for
+/// p ≤ 0.2 (no rule applies, so the feature has no completeness constraint).
+pub fn suggested_completeness(p: f64, n: u64) -> Option<f64> {
     if p >= 1.0 {
-        return 1.0;
+        return Some(1.0);
+    }
+    if p.is_nan() || p <= RETAIN_COMPLETENESS_MIN || n == 0 {
+        return None;
     }
     let bound = p - 1.96 * (p * (1.0 - p) / n as f64).sqrt();
-    ((bound * 100.0).floor() / 100.0).max(0.0)
+    Some(truncate_2_decimals(bound).max(0.0))
+}
+
+/// `BigDecimal(x).setScale(2, RoundingMode.DOWN).toDouble` in Scala: the
+/// shortest decimal text of `x` cut after two decimals, towards zero. Not
+/// ⌊100·x⌋/100, which turns 0.29 into 0.28 (0.29·100 = 28.999999999999996).
+pub fn truncate_2_decimals(x: f64) -> f64 {
+    if !x.is_finite() {
+        return x;
+    }
+    // Rust prints the shortest round-trip digits without an exponent.
+    let text = format!("{x}");
+    let cut = match text.find('.') {
+        Some(dot) => &text[..(dot + 3).min(text.len())],
+        None => &text,
+    };
+    cut.parse().unwrap_or(x)
 }
 
 impl Profile {
@@ -510,10 +549,43 @@ mod tests {
 
     #[test]
     fn completeness_suggestion() {
-        assert_eq!(suggested_completeness(1.0, 10), 1.0);
+        assert_eq!(suggested_completeness(1.0, 10), Some(1.0));
         // Adult workclass: 30725 of 32561 present.
         let p = 30725.0 / 32561.0;
-        assert_eq!(suggested_completeness(p, 32561), 0.94);
+        assert_eq!(suggested_completeness(p, 32561), Some(0.94));
+        // RetainCompletenessRule applies only above 0.2.
+        assert_eq!(suggested_completeness(0.2, 1000), None);
+        assert_eq!(suggested_completeness(0.1, 1000), None);
+        assert_eq!(suggested_completeness(0.0, 1000), None);
+        assert_eq!(suggested_completeness(0.21, 1000), Some(0.18));
+        // A bound below zero is cut to 0.
+        assert_eq!(suggested_completeness(0.25, 2), Some(0.0));
+    }
+
+    #[test]
+    fn completeness_bound_is_cut_as_a_decimal() {
+        // BigDecimal(0.29).setScale(2, DOWN) is 0.29; ⌊0.29·100⌋/100 is 0.28.
+        assert_eq!(truncate_2_decimals(0.29), 0.29);
+        assert_eq!(truncate_2_decimals(0.57), 0.57);
+        assert_eq!(truncate_2_decimals(0.5699999999999998), 0.56);
+        assert_eq!(truncate_2_decimals(0.9436), 0.94);
+        assert_eq!(truncate_2_decimals(0.1), 0.1);
+        assert_eq!(truncate_2_decimals(1.0), 1.0);
+        assert_eq!(truncate_2_decimals(-0.034), -0.03);
+    }
+
+    #[test]
+    fn sparse_columns_get_no_completeness_constraint() {
+        // 1 value in 10 rows (p = 0.1): no Deequ rule suggests a completeness.
+        let mut text = String::from("x,y\n5,a\n");
+        for _ in 0..9 {
+            text.push_str(",b\n");
+        }
+        let c = profile(&text).suggested_constraints();
+        assert_eq!(c.features[0].completeness, None);
+        assert_eq!(c.features[1].completeness, Some(1.0));
+        let json = serde_json::to_value(&c).unwrap();
+        assert!(json["features"][0].get("completeness").is_none());
     }
 
     #[test]

@@ -139,3 +139,37 @@ fn a_window_that_matches_no_column() {
     );
     assert_eq!(r.drift_report.unwrap().tested_features, 0);
 }
+
+#[test]
+fn inconsistent_drift_baseline_is_refused() {
+    let dir = std::env::temp_dir().join(format!("mw-monitor-bad-drift-{}", std::process::id()));
+    let b = small_baseline();
+    let mut d = b.drift.clone().unwrap();
+    if let mw_monitor::drift::BaselineFeature::Numeric { runs, .. } = &mut d.features[0] {
+        runs[0].1 = u64::MAX;
+    }
+    let bad = Baseline {
+        drift: Some(d),
+        ..b.clone()
+    };
+    bad.write(&dir).unwrap();
+    assert_eq!(
+        Baseline::read(&dir).unwrap_err().to_string(),
+        "drift_baseline.json: feature \"a\": the runs hold more than 9007199254740992 values"
+    );
+    let mut d = b.drift.clone().unwrap();
+    if let mw_monitor::drift::BaselineFeature::Numeric { runs, .. } = &mut d.features[0] {
+        runs[0].1 = 2;
+    }
+    Baseline {
+        drift: Some(d),
+        ..b.clone()
+    }
+    .write(&dir)
+    .unwrap();
+    assert_eq!(
+        Baseline::read(&dir).unwrap_err().to_string(),
+        "drift_baseline.json: feature \"a\": the runs hold 4 values but count is 3"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

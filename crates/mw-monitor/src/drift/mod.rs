@@ -64,7 +64,7 @@ impl DriftBaseline {
         for c in &p.columns {
             let t = c.inferred_type();
             if t.is_numeric() {
-                if let Some(v) = &c.sorted_values {
+                if let Some(v) = c.sorted_values.as_ref().filter(|v| !v.is_empty()) {
                     let runs = stats::runs(v);
                     let decile_edges = stats::decile_edges(&runs);
                     features.push(BaselineFeature::Numeric {
@@ -87,6 +87,96 @@ impl DriftBaseline {
             version: 0,
             features,
         }
+    }
+}
+
+/// The most values a baseline feature may hold: counts stay exact as doubles.
+pub const MAX_COUNT: u64 = 1 << 53;
+
+impl DriftBaseline {
+    /// Checks what the file parses into but the tests cannot use: runs that
+    /// are not ascending finite values with positive counts summing to the
+    /// feature's count, bin edges that are not ascending finite values, a
+    /// standard deviation that is not a finite non-negative number, category
+    /// counts that are zero, repeat a category or do not sum to the count,
+    /// and features of more than [`MAX_COUNT`] values.
+    pub fn validate(&self) -> Result<(), String> {
+        for f in &self.features {
+            let name = f.name();
+            let bad = |what: String| Err(format!("feature {name:?}: {what}"));
+            match f {
+                BaselineFeature::Numeric {
+                    count,
+                    std_dev,
+                    runs,
+                    decile_edges,
+                    ..
+                } => {
+                    if runs.is_empty() {
+                        return bad("runs is empty".into());
+                    }
+                    let mut sum = 0u64;
+                    for (i, &(v, c)) in runs.iter().enumerate() {
+                        if !v.is_finite() || c == 0 {
+                            return bad(format!(
+                                "run {i} [{v}, {c}] is not a finite value with a positive count"
+                            ));
+                        }
+                        if i > 0 && runs[i - 1].0 >= v {
+                            return bad(format!(
+                                "run {i} does not follow run {} in ascending order",
+                                i - 1
+                            ));
+                        }
+                        sum = match sum.checked_add(c).filter(|s| *s <= MAX_COUNT) {
+                            Some(s) => s,
+                            None => {
+                                return bad(format!("the runs hold more than {MAX_COUNT} values"))
+                            }
+                        };
+                    }
+                    if sum != *count {
+                        return bad(format!("the runs hold {sum} values but count is {count}"));
+                    }
+                    if !(std_dev.is_finite() && *std_dev >= 0.0) {
+                        return bad(format!(
+                            "std_dev {std_dev} is not a finite non-negative number"
+                        ));
+                    }
+                    if decile_edges.iter().any(|e| !e.is_finite())
+                        || decile_edges.windows(2).any(|w| w[0] >= w[1])
+                    {
+                        return bad("decile_edges are not ascending finite values".into());
+                    }
+                }
+                BaselineFeature::Categorical { count, counts, .. } => {
+                    let mut seen = std::collections::HashSet::new();
+                    let mut sum = 0u64;
+                    for (k, c) in counts {
+                        if *c == 0 {
+                            return bad(format!("category {k:?} has count 0"));
+                        }
+                        if !seen.insert(k.as_str()) {
+                            return bad(format!("category {k:?} appears twice"));
+                        }
+                        sum = match sum.checked_add(*c).filter(|s| *s <= MAX_COUNT) {
+                            Some(s) => s,
+                            None => {
+                                return bad(format!(
+                                    "the categories hold more than {MAX_COUNT} values"
+                                ))
+                            }
+                        };
+                    }
+                    if sum != *count {
+                        return bad(format!(
+                            "the categories hold {sum} values but count is {count}"
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 }
 
