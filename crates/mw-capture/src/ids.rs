@@ -43,18 +43,35 @@ pub fn next_u64() -> u64 {
 
 /// A random (version 4) UUID in its 36-character text form.
 pub fn uuid_v4() -> String {
+    let b = uuid_v4_bytes();
+    // Hex digits and dashes only.
+    b.iter().map(|&c| c as char).collect()
+}
+
+/// [`uuid_v4`] without an allocation: the 36 ASCII bytes.
+pub fn uuid_v4_bytes() -> [u8; 36] {
     let hi = next_u64();
     let lo = next_u64();
     let hi = (hi & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000;
     let lo = (lo & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000;
-    format!(
-        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-        hi >> 32,
-        (hi >> 16) & 0xFFFF,
-        hi & 0xFFFF,
-        lo >> 48,
-        lo & 0xFFFF_FFFF_FFFF
-    )
+    uuid_text(hi, lo)
+}
+
+/// The text form of the 128 bits `hi`, `lo`: 8-4-4-4-12 lowercase hex digits.
+fn uuid_text(hi: u64, lo: u64) -> [u8; 36] {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [b'-'; 36];
+    let mut i = 0;
+    for (n, v) in [(16, hi), (16, lo)] {
+        for k in (0..n).rev() {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                i += 1;
+            }
+            out[i] = HEX[((v >> (k * 4)) & 0xF) as usize];
+            i += 1;
+        }
+    }
+    out
 }
 
 /// Bernoulli sampling at a fixed percentage (SageMaker's
@@ -111,6 +128,26 @@ mod tests {
             assert_eq!(&u[14..15], "4", "{u}");
             assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"), "{u}");
             assert!(seen.insert(u));
+        }
+    }
+
+    #[test]
+    fn uuid_text_is_8_4_4_4_12_hex() {
+        for (hi, lo) in [
+            (0u64, 0u64),
+            (u64::MAX, u64::MAX),
+            (0x0123_4567_89ab_cdef, 0xfedc_ba98_7654_3210),
+            (next_u64(), next_u64()),
+        ] {
+            let want = format!(
+                "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+                hi >> 32,
+                (hi >> 16) & 0xFFFF,
+                hi & 0xFFFF,
+                lo >> 48,
+                lo & 0xFFFF_FFFF_FFFF
+            );
+            assert_eq!(std::str::from_utf8(&uuid_text(hi, lo)).unwrap(), want);
         }
     }
 

@@ -15,8 +15,8 @@
 //!                                               (disk buffer while the server is down)
 //! ```
 //!
-//! Main types: [`ProxyConfig`], [`proxy::Proxy`], [`metrics::Metrics`],
-//! [`capture::Capture`], [`validate::Schema`].
+//! Main types: [`ProxyConfig`], [`proxy::Proxy`], [`upstream::Upstream`],
+//! [`metrics::Metrics`], [`capture::Capture`], [`validate::Schema`].
 //!
 //! Architecture invariant: the sidecar reaches the server only through
 //! `mw_client`, and capture can never fail or block an inference: the
@@ -27,6 +27,7 @@ mod error;
 pub mod capture;
 pub mod metrics;
 pub mod proxy;
+pub mod upstream;
 pub mod validate;
 
 pub use error::{Error, ErrorKind, Result};
@@ -82,29 +83,13 @@ fn parse_base(what: &str, url: &str) -> Result<Uri> {
     Ok(uri)
 }
 
-fn upstream_client(
-    cfg: &ProxyConfig,
-) -> hyper_util::client::legacy::Client<
-    hyper_util::client::legacy::connect::HttpConnector,
-    proxy::Body,
-> {
-    let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(cfg.limits.upstream_timeout));
-    hyper_util::client::legacy::Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(90))
-        .pool_max_idle_per_host(cfg.limits.max_in_flight)
-        .http2_only(cfg.upstream_h2c)
-        .build(connector)
-}
-
 /// Serves on `listener` until `shutdown` resolves, then lets requests in
 /// progress finish (up to 10 s) and publishes the last metrics and captures.
 ///
 /// Requests are served by `cfg.threads` threads, each with its own
-/// single-threaded runtime, accept loop and upstream connection pool (as
-/// nginx's workers), so a request and its upstream call never hop between
-/// threads. Metrics, the capture queue and the in-flight bound are shared.
+/// single-threaded runtime, accept loop, upstream connection pool and metrics
+/// shard (as nginx's workers), so a request and its upstream call never hop
+/// between threads. The capture queue and the in-flight bound are shared.
 /// The capture worker and the metrics publisher run on the caller's runtime.
 pub async fn serve(
     cfg: ProxyConfig,
@@ -174,10 +159,15 @@ pub async fn serve(
             endpoint: cfg.endpoint.clone(),
             variant: cfg.variant.clone(),
             limits: cfg.limits.clone(),
-            upstream: upstream.clone(),
             invocation_paths: cfg.invocation_paths.clone(),
-            client: upstream_client(&cfg),
-            metrics: metrics.clone(),
+            upstream: upstream::Upstream::new(
+                &upstream,
+                cfg.upstream_h2c,
+                cfg.limits.upstream_timeout,
+                cfg.limits.max_in_flight,
+            ),
+            metrics: metrics.shard(),
+            invoked_variant: http::HeaderValue::from_str(&cfg.variant).ok(),
             capture: capture.clone(),
             schema: cfg.schema.clone(),
             csv_types: csv_types.clone(),

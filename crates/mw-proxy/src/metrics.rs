@@ -11,10 +11,15 @@
 //! dimensions `EndpointName` and `VariantName`, plus the sidecar's own
 //! capture counters in `ModelWatch/Proxy`. A publish that fails is retried
 //! at the next flush, up to a bound.
+//!
+//! Each serving thread records into its own [`MetricsShard`] (a lock only
+//! that thread and the publisher ever take), so recording costs no
+//! cross-thread traffic; [`Metrics::drain`] merges the shards.
 
 use mw_client::{Client, MetricDatum, MetricValue};
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,14 +50,83 @@ pub struct Outcome {
     pub overhead_us: u64,
 }
 
+/// Hashes the binned latencies (small integers): one multiplication.
+#[derive(Default)]
+struct BinHasher(u64);
+
+impl Hasher for BinHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = (self.0 ^ v).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type Histogram = HashMap<u64, u64, BuildHasherDefault<BinHasher>>;
+
 #[derive(Default)]
 struct Bucket {
     invocations: u64,
     e4xx: u64,
     e5xx: u64,
     model_errors: u64,
-    model: HashMap<u64, u64>,
-    overhead: HashMap<u64, u64>,
+    model: Histogram,
+    overhead: Histogram,
+}
+
+impl Bucket {
+    fn merge(&mut self, o: Bucket) {
+        self.invocations += o.invocations;
+        self.e4xx += o.e4xx;
+        self.e5xx += o.e5xx;
+        self.model_errors += o.model_errors;
+        for (v, c) in o.model {
+            *self.model.entry(v).or_default() += c;
+        }
+        for (v, c) in o.overhead {
+            *self.overhead.entry(v).or_default() += c;
+        }
+    }
+}
+
+type Buckets = Arc<Mutex<BTreeMap<i64, Bucket>>>;
+
+/// One serving thread's part of a [`Metrics`].
+pub struct MetricsShard {
+    resolution: u32,
+    buckets: Buckets,
+}
+
+impl MetricsShard {
+    pub fn record(&self, now_ms: i64, o: &Outcome) {
+        record_into(&self.buckets, self.resolution, now_ms, o);
+    }
+}
+
+fn record_into(buckets: &Buckets, resolution: u32, now_ms: i64, o: &Outcome) {
+    let period = i64::from(resolution) * 1000;
+    let ts = now_ms.div_euclid(period) * period;
+    let mut buckets = buckets.lock();
+    let b = buckets.entry(ts).or_default();
+    b.invocations += 1;
+    match o.class {
+        Class::Ok => {}
+        Class::ClientError => b.e4xx += 1,
+        Class::ServerError => b.e5xx += 1,
+    }
+    if o.model_error {
+        b.model_errors += 1;
+    }
+    if let Some(m) = o.model_us {
+        *b.model.entry(bin(m)).or_default() += 1;
+    }
+    *b.overhead.entry(bin(o.overhead_us)).or_default() += 1;
 }
 
 /// Rounds to three significant digits (at most 0.5% off).
@@ -71,7 +145,8 @@ pub fn bin(us: u64) -> u64 {
 pub struct Metrics {
     dims: Vec<(String, String)>,
     resolution: u32,
-    buckets: Mutex<BTreeMap<i64, Bucket>>,
+    /// The first shard serves [`Metrics::record`]; serving threads add theirs.
+    shards: Mutex<Vec<Buckets>>,
 }
 
 impl Metrics {
@@ -82,7 +157,17 @@ impl Metrics {
                 ("VariantName".to_string(), variant.to_string()),
             ],
             resolution: if resolution == 1 { 1 } else { 60 },
-            buckets: Mutex::new(BTreeMap::new()),
+            shards: Mutex::new(vec![Buckets::default()]),
+        }
+    }
+
+    /// A shard for one serving thread; what it records is drained with the rest.
+    pub fn shard(&self) -> MetricsShard {
+        let buckets = Buckets::default();
+        self.shards.lock().push(buckets.clone());
+        MetricsShard {
+            resolution: self.resolution,
+            buckets,
         }
     }
 
@@ -91,23 +176,8 @@ impl Metrics {
     }
 
     pub fn record(&self, now_ms: i64, o: &Outcome) {
-        let period = i64::from(self.resolution) * 1000;
-        let ts = now_ms.div_euclid(period) * period;
-        let mut buckets = self.buckets.lock();
-        let b = buckets.entry(ts).or_default();
-        b.invocations += 1;
-        match o.class {
-            Class::Ok => {}
-            Class::ClientError => b.e4xx += 1,
-            Class::ServerError => b.e5xx += 1,
-        }
-        if o.model_error {
-            b.model_errors += 1;
-        }
-        if let Some(m) = o.model_us {
-            *b.model.entry(bin(m)).or_default() += 1;
-        }
-        *b.overhead.entry(bin(o.overhead_us)).or_default() += 1;
+        let first = self.shards.lock()[0].clone();
+        record_into(&first, self.resolution, now_ms, o);
     }
 
     fn datum(&self, name: &str, unit: &'static str, ts: i64, value: MetricValue) -> MetricDatum {
@@ -121,7 +191,7 @@ impl Metrics {
         }
     }
 
-    fn histogram(&self, out: &mut Vec<MetricDatum>, name: &str, ts: i64, h: HashMap<u64, u64>) {
+    fn histogram(&self, out: &mut Vec<MetricDatum>, name: &str, ts: i64, h: Histogram) {
         let mut pairs: Vec<(f64, f64)> = h.into_iter().map(|(v, c)| (v as f64, c as f64)).collect();
         pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
         for chunk in pairs.chunks(MAX_VALUES) {
@@ -136,7 +206,14 @@ impl Metrics {
 
     /// Everything aggregated so far, as datums; the buckets are emptied.
     pub fn drain(&self) -> Vec<MetricDatum> {
-        let buckets = std::mem::take(&mut *self.buckets.lock());
+        let shards = self.shards.lock().clone();
+        let mut buckets: BTreeMap<i64, Bucket> = BTreeMap::new();
+        for shard in shards {
+            let taken = std::mem::take(&mut *shard.lock());
+            for (ts, b) in taken {
+                buckets.entry(ts).or_default().merge(b);
+            }
+        }
         let mut out = Vec::new();
         for (ts, b) in buckets {
             let count = |n: u64| MetricValue::Single(n as f64);
@@ -333,6 +410,34 @@ mod tests {
             ]));
         let lat = d.iter().find(|x| x.name == "ModelLatency").unwrap();
         assert_eq!(lat.unit, "Microseconds");
+    }
+
+    #[test]
+    fn shards_of_serving_threads_are_drained_together() {
+        let m = Metrics::new("ep", "v", 60);
+        let (a, b) = (m.shard(), m.shard());
+        let t = 1_700_000_040_000;
+        let ok = |us| Outcome {
+            class: Class::Ok,
+            model_error: false,
+            model_us: Some(us),
+            overhead_us: 10,
+        };
+        a.record(t, &ok(100));
+        b.record(t + 1, &ok(100));
+        b.record(t + 2, &ok(200));
+        m.record(t + 3, &ok(300));
+        let d = m.drain();
+        assert_eq!(value_of(&d, "Invocations"), 4.0);
+        // One datum per metric and period, the shards' histograms merged.
+        assert_eq!(d.iter().filter(|x| x.name == "Invocations").count(), 1);
+        let lat: Vec<_> = d.iter().filter(|x| x.name == "ModelLatency").collect();
+        assert_eq!(lat.len(), 1);
+        assert_eq!(
+            lat[0].value,
+            MetricValue::Values(vec![(100.0, 2.0), (200.0, 1.0), (300.0, 1.0)])
+        );
+        assert!(m.drain().is_empty());
     }
 
     #[test]

@@ -21,27 +21,27 @@
 //! request's arrival to the response being handed to the connection.
 
 use crate::capture::{Capture, Item};
-use crate::metrics::{Class, Metrics, Outcome};
+use crate::metrics::{Class, MetricsShard, Outcome};
+use crate::upstream::{CallError, Upstream as Pool};
 use crate::validate::{PayloadKind, Schema};
 use bytes::Bytes;
-use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode, Uri};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_util::client::legacy::connect::HttpConnector;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub type Body = Full<Bytes>;
 
-const H_CUSTOM: &str = "x-amzn-sagemaker-custom-attributes";
-const H_INFERENCE_ID: &str = "x-amzn-sagemaker-inference-id";
-const H_TARGET_VARIANT: &str = "x-amzn-sagemaker-target-variant";
-const H_TARGET_MODEL: &str = "x-amzn-sagemaker-target-model";
-const H_INVOKED_VARIANT: &str = "x-amzn-invoked-production-variant";
-const H_ERROR_TYPE: &str = "x-amzn-errortype";
-const H_REQUEST_ID: &str = "x-amzn-requestid";
+const H_CUSTOM: HeaderName = HeaderName::from_static("x-amzn-sagemaker-custom-attributes");
+const H_INFERENCE_ID: HeaderName = HeaderName::from_static("x-amzn-sagemaker-inference-id");
+const H_TARGET_VARIANT: HeaderName = HeaderName::from_static("x-amzn-sagemaker-target-variant");
+const H_TARGET_MODEL: HeaderName = HeaderName::from_static("x-amzn-sagemaker-target-model");
+const H_INVOKED_VARIANT: HeaderName = HeaderName::from_static("x-amzn-invoked-production-variant");
+const H_ERROR_TYPE: HeaderName = HeaderName::from_static("x-amzn-errortype");
+const H_REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
 const ACCOUNT: &str = "000000000000";
 /// Most bytes of a too-large body read (and discarded) before answering 413.
 const MAX_DRAIN_BYTES: usize = 16 * 1024 * 1024;
@@ -60,10 +60,13 @@ pub struct Proxy {
     pub endpoint: String,
     pub variant: String,
     pub limits: Limits,
-    pub upstream: Uri,
     pub invocation_paths: Vec<String>,
-    pub client: hyper_util::client::legacy::Client<HttpConnector, Body>,
-    pub metrics: Arc<Metrics>,
+    /// This serving thread's connections to the model server.
+    pub upstream: Pool,
+    /// This serving thread's share of the endpoint metrics.
+    pub metrics: MetricsShard,
+    /// `x-Amzn-Invoked-Production-Variant` of answers.
+    pub invoked_variant: Option<HeaderValue>,
     pub capture: Option<Capture>,
     pub schema: Option<Schema>,
     pub csv_types: Vec<String>,
@@ -96,25 +99,35 @@ impl Reject {
     }
 }
 
+/// Headers of one connection, never forwarded.
+const HOP_BY_HOP: [&str; 12] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+    "http2-settings",
+];
+
 fn is_hop_by_hop(name: &HeaderName) -> bool {
-    matches!(
-        name.as_str(),
-        "connection"
-            | "keep-alive"
-            | "proxy-authenticate"
-            | "proxy-authorization"
-            | "proxy-connection"
-            | "te"
-            | "trailer"
-            | "transfer-encoding"
-            | "upgrade"
-            | "host"
-            | "content-length"
-            | "http2-settings"
-    )
+    HOP_BY_HOP.contains(&name.as_str())
 }
 
-fn header_str<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+/// `h` without the headers that belong to one connection.
+fn without_hop_by_hop(mut h: HeaderMap) -> HeaderMap {
+    while let Some(name) = h.keys().find(|k| is_hop_by_hop(k)).cloned() {
+        h.remove(&name);
+    }
+    h
+}
+
+fn header_str<'a>(h: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -153,26 +166,20 @@ fn plain_error(status: StatusCode, code: &'static str, message: &str) -> Respons
     )
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        cur = c.source();
-    }
-    s
-}
-
 /// InferenceId: 1–64 printable characters, the first not a space.
 fn valid_inference_id(id: &str) -> bool {
     let n = id.chars().count();
     (1..=64).contains(&n)
         && !id.starts_with(char::is_whitespace)
         && id.chars().all(|c| !c.is_control())
+}
+
+/// What a captured record takes from its request.
+struct Sampled {
+    content_type: String,
+    inference_id: Option<String>,
+    custom_attributes: Option<String>,
+    time_ms: i64,
 }
 
 /// How the upstream call went.
@@ -220,7 +227,7 @@ impl Proxy {
         } else {
             None
         };
-        let Ok(_permit) = self.in_flight.clone().try_acquire_owned() else {
+        let Ok(_permit) = self.in_flight.try_acquire() else {
             let msg = "too many requests in flight; try again";
             return match kind {
                 Some(Kind::Runtime) => {
@@ -281,8 +288,7 @@ impl Proxy {
 
     async fn read_body(&self, headers: &HeaderMap, body: Incoming) -> Result<Bytes, Reject> {
         let max = self.limits.max_body_bytes;
-        if let Some(len) =
-            header_str(headers, CONTENT_LENGTH.as_str()).and_then(|v| v.parse::<u64>().ok())
+        if let Some(len) = header_str(headers, &CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok())
         {
             if len > max as u64 {
                 if len <= (max + MAX_DRAIN_BYTES) as u64 {
@@ -299,16 +305,32 @@ impl Proxy {
         }
         let mut body = body;
         let read = async {
-            let mut buf = bytes::BytesMut::new();
+            // A body that arrives in one piece is kept as it is, without a copy.
+            let mut first: Option<Bytes> = None;
+            let mut rest: Option<bytes::BytesMut> = None;
+            let mut total = 0usize;
             while let Some(frame) = body.frame().await {
                 if let Ok(data) = frame?.into_data() {
-                    if buf.len() + data.len() > max {
+                    total += data.len();
+                    if total > max {
                         return Ok(None);
                     }
-                    buf.extend_from_slice(&data);
+                    if let Some(r) = rest.as_mut() {
+                        r.extend_from_slice(&data);
+                    } else if let Some(f) = first.take() {
+                        let mut r = bytes::BytesMut::with_capacity(total);
+                        r.extend_from_slice(&f);
+                        r.extend_from_slice(&data);
+                        rest = Some(r);
+                    } else {
+                        first = Some(data);
+                    }
                 }
             }
-            Ok::<_, hyper::Error>(Some(buf.freeze()))
+            Ok::<_, hyper::Error>(Some(match rest {
+                Some(r) => r.freeze(),
+                None => first.unwrap_or_default(),
+            }))
         };
         let res = tokio::time::timeout(self.limits.client_timeout, read).await;
         if matches!(res, Ok(Ok(None))) {
@@ -396,37 +418,34 @@ impl Proxy {
         Ok(())
     }
 
-    fn upstream_uri(&self, path_and_query: &str) -> Result<Uri, String> {
-        let mut parts = self.upstream.clone().into_parts();
-        parts.path_and_query = Some(
-            path_and_query
-                .parse()
-                .map_err(|e| format!("bad path {path_and_query:?}: {e}"))?,
-        );
-        Uri::from_parts(parts).map_err(|e| e.to_string())
+    /// The upstream request: `method`, the path and query of `uri`, `headers`.
+    fn upstream_request(
+        method: Method,
+        uri: &Uri,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> Request<Body> {
+        let mut req = Request::new(Full::new(body));
+        *req.method_mut() = method;
+        *req.uri_mut() = match uri.path_and_query() {
+            Some(_) if uri.scheme().is_none() && uri.authority().is_none() => uri.clone(),
+            Some(pq) => Uri::from(pq.clone()),
+            None => Uri::from_static("/"),
+        };
+        *req.headers_mut() = headers;
+        req
     }
 
     async fn call_upstream(&self, req: Request<Body>) -> Upstream {
         let max = self.limits.max_response_bytes;
         let fut = async {
-            let resp = self.client.request(req).await.map_err(|e| {
-                if e.is_connect() {
-                    format!("could not connect to the model server: {}", error_chain(&e))
-                } else {
-                    format!("the model server failed to answer: {}", error_chain(&e))
-                }
+            let (parts, body) = self.upstream.call(req, max).await.map_err(|e| match e {
+                CallError::Connect(m) => format!("could not connect to the model server: {m}"),
+                CallError::Failed(m) => format!("the model server failed to answer: {m}"),
+                CallError::TooLarge => format!("the model's response is larger than {max} bytes"),
+                CallError::Body(m) => format!("reading the model's response failed: {m}"),
             })?;
-            let (parts, body) = resp.into_parts();
-            let body = Limited::new(body, max).collect().await.map_err(|e| {
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some()
-                {
-                    format!("the model's response is larger than {max} bytes")
-                } else {
-                    format!("reading the model's response failed: {e}")
-                }
-            })?;
-            Ok::<_, String>((parts.status, parts.headers, body.to_bytes()))
+            Ok::<_, String>((parts.status, parts.headers, body))
         };
         match tokio::time::timeout(self.limits.upstream_timeout, fut).await {
             Err(_) => Upstream::Failed {
@@ -467,11 +486,10 @@ impl Proxy {
             Ok(b) => b,
             Err(r) => return self.reject(kind, t0, r),
         };
-        let content_type = header_str(&parts.headers, CONTENT_TYPE.as_str())
-            .unwrap_or("application/octet-stream")
-            .to_string();
+        let content_type =
+            header_str(&parts.headers, &CONTENT_TYPE).unwrap_or("application/octet-stream");
         if let Some(schema) = &self.schema {
-            if let Err(msg) = schema.check(self.payload_kind(&content_type), &body) {
+            if let Err(msg) = schema.check(self.payload_kind(content_type), &body) {
                 let r = Reject::client(
                     StatusCode::BAD_REQUEST,
                     "ValidationError",
@@ -480,49 +498,41 @@ impl Proxy {
                 return self.reject(kind, t0, r);
             }
         }
-        let sampled = self.capture.as_ref().is_some_and(|c| c.sample());
-        let time_ms = mw_model::time::now_ms();
+        // What a captured record needs from the request, taken only when sampled.
+        let sampled = match &self.capture {
+            Some(c) if c.sample() => Some(Sampled {
+                content_type: content_type.to_string(),
+                inference_id: header_str(&parts.headers, &H_INFERENCE_ID).map(str::to_string),
+                custom_attributes: header_str(&parts.headers, &H_CUSTOM).map(str::to_string),
+                time_ms: mw_model::time::now_ms(),
+            }),
+            _ => None,
+        };
 
         // The upstream request.
-        let mut b = Request::builder().method(Method::POST);
-        let uri = match kind {
+        let headers = match kind {
             Kind::Runtime => {
+                let mut h = HeaderMap::with_capacity(8);
                 for name in [
-                    CONTENT_TYPE.as_str(),
-                    "accept",
-                    H_CUSTOM,
-                    H_TARGET_MODEL,
-                    H_INFERENCE_ID,
+                    &CONTENT_TYPE,
+                    &ACCEPT,
+                    &H_CUSTOM,
+                    &H_TARGET_MODEL,
+                    &H_INFERENCE_ID,
                 ] {
                     if let Some(v) = parts.headers.get(name) {
-                        b = b.header(name, v);
+                        h.insert(name.clone(), v.clone());
                     }
                 }
-                self.upstream_uri("/invocations")
+                h
             }
-            Kind::Container => {
-                for (k, v) in &parts.headers {
-                    if !is_hop_by_hop(k) {
-                        b = b.header(k, v);
-                    }
-                }
-                self.upstream_uri(parts.uri.path_and_query().map_or("/", |p| p.as_str()))
-            }
+            Kind::Container => without_hop_by_hop(parts.headers),
         };
-        let up_req = match uri.and_then(|u| {
-            b.uri(u)
-                .body(Full::new(body.clone()))
-                .map_err(|e| e.to_string())
-        }) {
-            Ok(r) => r,
-            Err(m) => {
-                return self.reject(
-                    kind,
-                    t0,
-                    Reject::client(StatusCode::BAD_REQUEST, "ValidationError", m),
-                );
-            }
+        let uri = match kind {
+            Kind::Runtime => Uri::from_static("/invocations"),
+            Kind::Container => parts.uri,
         };
+        let up_req = Self::upstream_request(Method::POST, &uri, headers, body.clone());
         let t_up = Instant::now();
         let result = self.call_upstream(up_req).await;
         let model = t_up.elapsed();
@@ -581,21 +591,24 @@ impl Proxy {
                 } else {
                     Class::ServerError
                 };
-                let out_type = header_str(&headers, CONTENT_TYPE.as_str()).map(str::to_string);
+                let out_type = match &sampled {
+                    Some(_) if ok => header_str(&headers, &CONTENT_TYPE).map(str::to_string),
+                    _ => None,
+                };
                 let resp = match kind {
                     Kind::Runtime if ok => {
                         let mut r = Response::new(Full::new(out.clone()));
                         let h = r.headers_mut();
-                        if let Some(v) = headers.get(CONTENT_TYPE) {
+                        if let Some(v) = headers.get(&CONTENT_TYPE) {
                             h.insert(CONTENT_TYPE, v.clone());
                         }
-                        if let Some(v) = headers.get(H_CUSTOM) {
+                        if let Some(v) = headers.get(&H_CUSTOM) {
                             h.insert(H_CUSTOM, v.clone());
                         }
-                        if let Ok(v) = HeaderValue::from_str(&self.variant) {
-                            h.insert(H_INVOKED_VARIANT, v);
+                        if let Some(v) = &self.invoked_variant {
+                            h.insert(H_INVOKED_VARIANT, v.clone());
                         }
-                        if let Ok(v) = HeaderValue::from_str(&mw_capture::ids::uuid_v4()) {
+                        if let Ok(v) = HeaderValue::from_bytes(&mw_capture::ids::uuid_v4_bytes()) {
                             h.insert(H_REQUEST_ID, v);
                         }
                         r
@@ -626,33 +639,24 @@ impl Proxy {
                     Kind::Container => {
                         let mut r = Response::new(Full::new(out.clone()));
                         *r.status_mut() = status;
-                        for (k, v) in &headers {
-                            if !is_hop_by_hop(k) {
-                                r.headers_mut().append(k, v.clone());
-                            }
-                        }
+                        *r.headers_mut() = without_hop_by_hop(headers);
                         r
                     }
                 };
                 self.record(t0, Some(model), class, !ok);
-                if ok && sampled {
-                    if let Some(c) = &self.capture {
-                        c.submit(Item {
-                            input: c.input.then_some((content_type, body)),
-                            output: c.output.then(|| {
-                                (
-                                    out_type
-                                        .unwrap_or_else(|| "application/octet-stream".to_string()),
-                                    out,
-                                )
-                            }),
-                            inference_id: header_str(&parts.headers, H_INFERENCE_ID)
-                                .map(str::to_string),
-                            custom_attributes: header_str(&parts.headers, H_CUSTOM)
-                                .map(str::to_string),
-                            time_ms,
-                        });
-                    }
+                if let (true, Some(s), Some(c)) = (ok, sampled, &self.capture) {
+                    c.submit(Item {
+                        input: c.input.then_some((s.content_type, body)),
+                        output: c.output.then(|| {
+                            (
+                                out_type.unwrap_or_else(|| "application/octet-stream".to_string()),
+                                out,
+                            )
+                        }),
+                        inference_id: s.inference_id,
+                        custom_attributes: s.custom_attributes,
+                        time_ms: s.time_ms,
+                    });
                 }
                 resp
             }
@@ -665,18 +669,12 @@ impl Proxy {
             Ok(b) => b,
             Err(r) => return plain_error(r.status, r.code, &r.message),
         };
-        let mut b = Request::builder().method(parts.method.clone());
-        for (k, v) in &parts.headers {
-            if !is_hop_by_hop(k) {
-                b = b.header(k, v);
-            }
-        }
-        let uri = self.upstream_uri(parts.uri.path_and_query().map_or("/", |p| p.as_str()));
-        let req = match uri.and_then(|u| b.uri(u).body(Full::new(body)).map_err(|e| e.to_string()))
-        {
-            Ok(r) => r,
-            Err(m) => return plain_error(StatusCode::BAD_REQUEST, "BadRequest", &m),
-        };
+        let req = Self::upstream_request(
+            parts.method,
+            &parts.uri,
+            without_hop_by_hop(parts.headers),
+            body,
+        );
         match self.call_upstream(req).await {
             Upstream::Failed {
                 timed_out: true,
@@ -692,11 +690,7 @@ impl Proxy {
             } => {
                 let mut r = Response::new(Full::new(body));
                 *r.status_mut() = status;
-                for (k, v) in &headers {
-                    if !is_hop_by_hop(k) {
-                        r.headers_mut().append(k, v.clone());
-                    }
-                }
+                *r.headers_mut() = without_hop_by_hop(headers);
                 r
             }
         }
