@@ -69,6 +69,9 @@ fn json_decoder_survives_mutations() {
             r#"{{"Namespace":"Fz","MetricName":"Latency","StartTime":{},"EndTime":{t},"Period":60,"Statistics":["Sum"],"ExtendedStatistics":["p50","TM(10%:90%)"]}}"#,
             t - 3600
         ),
+        // Alarms: one metric, metric math, a composite, SetAlarmState, history.
+        r#"{"AlarmName":"fz-a","MetricName":"Latency","Namespace":"Fz","Statistic":"Average","Dimensions":[{"Name":"S","Value":"a"}],"Period":10,"EvaluationPeriods":3,"DatapointsToAlarm":2,"Threshold":5.0,"ComparisonOperator":"GreaterThanThreshold","TreatMissingData":"breaching","AlarmActions":["arn:fuzz:a"],"AlarmNames":["fz-a","fz-c"],"AlarmRule":"ALARM(fz-a) OR NOT OK("fz-a")","StateValue":"ALARM","StateReason":"r","StateReasonData":"{"a":1}","MaxRecords":2}"#.to_string(),
+        r#"{"AlarmName":"fz-m","Metrics":[{"Id":"m1","MetricStat":{"Metric":{"Namespace":"Fz","MetricName":"Latency"},"Period":60,"Stat":"p90"},"ReturnData":false},{"Id":"e1","Expression":"m1 * 2","ReturnData":true}],"EvaluationPeriods":1,"Threshold":1,"ComparisonOperator":"LessThanThreshold","EvaluateLowSampleCountPercentile":"ignore","HistoryItemType":"StateUpdate","ScanBy":"TimestampAscending"}"#.to_string(),
     ];
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
     for _ in 0..3000 {
@@ -109,6 +112,7 @@ fn query_decoder_survives_mutations() {
         "Action=PutMetricData&Version=2010-08-01&Namespace=Fz&MetricData.member.1.MetricName=Latency&MetricData.member.1.Dimensions.member.1.Name=Service&MetricData.member.1.Dimensions.member.1.Value=api&MetricData.member.1.Value=12.5&MetricData.member.2.MetricName=V&MetricData.member.2.Values.member.1=1.0&MetricData.member.2.Counts.member.1=3.0",
         "Action=ListMetrics&Version=2010-08-01&Namespace=Fz&Dimensions.member.1.Name=Service",
         "Action=GetMetricData&Version=2010-08-01&MetricDataQueries.member.1.Id=m1&MetricDataQueries.member.1.Expression=SEARCH(%27%7BFz%7D%20Latency%27%2C%20%27Sum%27%2C%2060)&StartTime=2020-01-01T00%3A00%3A00Z&EndTime=2030-01-01T00%3A00%3A00Z",
+        "Action=PutMetricAlarm&Version=2010-08-01&AlarmName=fq&MetricName=Latency&Namespace=Fz&Statistic=Sum&Period=60&EvaluationPeriods=2&Threshold=3&ComparisonOperator=LessThanOrEqualToThreshold&OKActions.member.1=arn%3Afuzz%3Aok&AlarmNames.member.1=fq&AlarmRule=ALARM(fq)&StateValue=OK&StateReason=x",
     ];
     let mut rng = Rng(0x2545_F491_4F6C_DD1D);
     for _ in 0..3000 {
@@ -119,4 +123,32 @@ fn query_decoder_survives_mutations() {
             run_operations(&q.input);
         }
     }
+}
+
+/// The seeds themselves reach the alarm engine: the mutation tests above
+/// exercise alarm parsing and evaluation, not only early rejections.
+#[test]
+fn alarm_seeds_create_alarms() {
+    let seed = r#"{"AlarmName":"fz-seed","MetricName":"Latency","Namespace":"Fz","Statistic":"Average","Period":60,"EvaluationPeriods":1,"Threshold":5.0,"ComparisonOperator":"GreaterThanThreshold","AlarmNames":["fz-seed"]}"#;
+    run_operations_on_bytes(seed.as_bytes(), false);
+    let api = crate::fuzzing::api().expect("scratch api");
+    let engine = api.alarms.as_ref().expect("alarm engine");
+    // DeleteAlarms ran last in the operation list, so the alarm is gone again,
+    // but its history shows it was created, evaluated and deleted.
+    let items = engine
+        .history(&mw_alarms::engine::HistoryQuery {
+            alarm_name: Some("fz-seed".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .expect("history");
+    let summaries: Vec<&str> = items.iter().map(|h| h.summary.as_str()).collect();
+    assert!(
+        summaries.contains(&"Alarm \"fz-seed\" created"),
+        "{summaries:?}"
+    );
+    assert!(
+        summaries.contains(&"Alarm \"fz-seed\" deleted"),
+        "{summaries:?}"
+    );
 }
