@@ -342,6 +342,23 @@ async fn deliver(sink: &mut Sink, batch: Batch, stats: &Arc<CaptureStats>) {
     }
 }
 
+/// Writes `body` to `path` so that a crash leaves either the whole file or
+/// none: a `.tmp` file, fsynced, then renamed (and the directory fsynced).
+/// A leftover `.tmp` is ignored (and removed) when the buffer is opened.
+fn write_durably(path: &std::path::Path, body: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("jsonl.tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(body)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, path)?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)?.sync_all()?;
+    }
+    Ok(())
+}
+
 /// The disk buffer: one file per batch, `<seq>-<records>.jsonl`, oldest first.
 struct Spool {
     dir: PathBuf,
@@ -360,6 +377,11 @@ impl Spool {
             .map_err(|e| crate::Error::io(format!("listing {}", dir.display()), e))?;
         for entry in rd.flatten() {
             let name = entry.file_name().to_string_lossy().to_string();
+            if name.ends_with(".jsonl.tmp") {
+                // A batch whose write a crash interrupted: never acknowledged.
+                let _ = std::fs::remove_file(entry.path());
+                continue;
+            }
             let Some(stem) = name.strip_suffix(".jsonl") else {
                 continue;
             };
@@ -405,7 +427,7 @@ impl Spool {
         let path = self.dir.join(format!("{:016}-{n}.jsonl", self.next_seq));
         self.next_seq += 1;
         let p = path.clone();
-        let res = tokio::task::spawn_blocking(move || std::fs::write(&p, &body)).await;
+        let res = tokio::task::spawn_blocking(move || write_durably(&p, &body)).await;
         match res {
             Ok(Ok(())) => {
                 self.stats.buffered_bytes.fetch_add(len, Ordering::Relaxed);
@@ -453,5 +475,37 @@ impl Spool {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_disk_buffer_keeps_whole_batches_only() {
+        let dir = std::env::temp_dir().join(format!("mw-spool-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let stats = Arc::new(CaptureStats::default());
+        let mut spool = Spool::open(dir.clone(), 1 << 20, stats.clone()).unwrap();
+        spool.push(Bytes::from_static(b"{\"a\":1}\n"), 1).await;
+        spool
+            .push(Bytes::from_static(b"{\"a\":2}\n{\"a\":3}\n"), 2)
+            .await;
+        // A write that a crash cut short: only its temporary file exists.
+        std::fs::write(dir.join("0000000000000009-5.jsonl.tmp"), b"{\"a\":").unwrap();
+        drop(spool);
+        let stats = Arc::new(CaptureStats::default());
+        let spool = Spool::open(dir.clone(), 1 << 20, stats.clone()).unwrap();
+        let kept: Vec<u64> = spool.files.iter().map(|(_, n, _)| *n).collect();
+        assert_eq!(kept, [1, 2]);
+        assert_eq!(stats.buffered_batches.load(Ordering::Relaxed), 2);
+        assert!(!dir.join("0000000000000009-5.jsonl.tmp").exists());
+        let names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(names.iter().all(|n| n.ends_with(".jsonl")), "{names:?}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
