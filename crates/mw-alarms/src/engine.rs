@@ -483,54 +483,21 @@ impl Engine {
         let mut inputs = self.inputs.write();
         let mut stale: Vec<String> = Vec::new();
         for row in rows {
-            let body = match row.kind {
-                AlarmKind::Metric => {
-                    let cfg: MetricAlarmConfig = match serde_json::from_str(&row.config) {
-                        Ok(c) => c,
-                        Err(e) => {
-                            tracing::error!(alarm = %row.name, error = %e, "stored alarm is unreadable; skipped");
-                            continue;
-                        }
-                    };
-                    let def = match cfg.def() {
-                        Ok(d) => d,
-                        Err(e) => {
-                            tracing::error!(alarm = %row.name, error = %e, "stored alarm is invalid; skipped");
-                            continue;
-                        }
-                    };
-                    Body::Metric {
-                        cfg: Arc::new(cfg),
-                        def: Arc::new(def),
-                    }
-                }
-                AlarmKind::Composite => {
-                    let cfg: CompositeAlarmConfig = match serde_json::from_str(&row.config) {
-                        Ok(c) => c,
-                        Err(e) => {
-                            tracing::error!(alarm = %row.name, error = %e, "stored alarm is unreadable; skipped");
-                            continue;
-                        }
-                    };
-                    let rule = match cfg.parse_rule() {
-                        Ok(r) => r,
-                        Err(e) => {
-                            tracing::error!(alarm = %row.name, error = %e, "stored alarm rule is invalid; skipped");
-                            continue;
-                        }
-                    };
-                    // Not evaluated since its rule was written (a crash came
-                    // first): evaluate now. A later state, forced or computed,
-                    // stays until a child changes.
-                    if row.state.updated_ms <= row.config_updated_ms {
-                        stale.push(row.name.clone());
-                    }
-                    Body::Composite {
-                        cfg: Arc::new(cfg),
-                        rule: Arc::new(rule),
-                    }
+            let body = match body_of(&row) {
+                Ok(b) => b,
+                Err(e) => {
+                    tracing::error!(alarm = %row.name, error = %e, "stored alarm is unreadable or invalid; skipped");
+                    continue;
                 }
             };
+            // A composite not evaluated since its rule was written (a crash
+            // came first) is evaluated now. A later state, forced or
+            // computed, stays until a child changes.
+            if matches!(body, Body::Composite { .. })
+                && row.state.updated_ms <= row.config_updated_ms
+            {
+                stale.push(row.name.clone());
+            }
             inner.next_version += 1;
             let version = inner.next_version;
             let entry = Entry {
@@ -1626,6 +1593,30 @@ impl Engine {
             let _ = h.join();
         }
     }
+}
+
+/// Rebuilds a stored alarm's configuration and what the evaluator needs.
+fn body_of(row: &StoredAlarm) -> std::result::Result<Body, String> {
+    Ok(match row.kind {
+        AlarmKind::Metric => {
+            let cfg: MetricAlarmConfig =
+                serde_json::from_str(&row.config).map_err(|e| e.to_string())?;
+            let def = cfg.def().map_err(|e| e.to_string())?;
+            Body::Metric {
+                cfg: Arc::new(cfg),
+                def: Arc::new(def),
+            }
+        }
+        AlarmKind::Composite => {
+            let cfg: CompositeAlarmConfig =
+                serde_json::from_str(&row.config).map_err(|e| e.to_string())?;
+            let rule = cfg.parse_rule().map_err(|e| e.to_string())?;
+            Body::Composite {
+                cfg: Arc::new(cfg),
+                rule: Arc::new(rule),
+            }
+        }
+    })
 }
 
 fn index_add(inner: &mut Inner, inputs: &mut InputIndex, name: &str, e: &Entry) {

@@ -53,14 +53,7 @@ impl From<mw_notify::Error> for NativeError {
             K::Conflict => (StatusCode::CONFLICT, "Conflict"),
             K::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "Internal"),
         };
-        if status.is_server_error() {
-            tracing::error!(error = %e, "native API request failed");
-        }
-        NativeError {
-            status,
-            code,
-            message: e.to_string(),
-        }
+        NativeError::mapped(status, code, &e)
     }
 }
 

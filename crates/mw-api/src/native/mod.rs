@@ -65,6 +65,23 @@ impl NativeError {
         }
     }
 
+    /// The error of a library failure mapped to `status` and `code`; server
+    /// faults are logged here, once for every kind of library error.
+    pub fn mapped(
+        status: StatusCode,
+        code: &'static str,
+        e: &dyn std::fmt::Display,
+    ) -> NativeError {
+        if status.is_server_error() {
+            tracing::error!(error = %e, "native API request failed");
+        }
+        NativeError {
+            status,
+            code,
+            message: e.to_string(),
+        }
+    }
+
     pub fn into_response(self) -> Response<Body> {
         let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
         json_response(self.status, &body)
@@ -80,14 +97,7 @@ impl From<mw_capture::Error> for NativeError {
             K::NotFound => (StatusCode::NOT_FOUND, "NotFound"),
             K::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "Internal"),
         };
-        if status.is_server_error() {
-            tracing::error!(error = %e, "native API request failed");
-        }
-        NativeError {
-            status,
-            code,
-            message: e.to_string(),
-        }
+        NativeError::mapped(status, code, &e)
     }
 }
 
@@ -102,14 +112,7 @@ impl From<mw_monitor::Error> for NativeError {
             K::Throttled => (StatusCode::TOO_MANY_REQUESTS, "Throttled"),
             K::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "Internal"),
         };
-        if status.is_server_error() {
-            tracing::error!(error = %e, "native API request failed");
-        }
-        NativeError {
-            status,
-            code,
-            message: e.to_string(),
-        }
+        NativeError::mapped(status, code, &e)
     }
 }
 
@@ -121,14 +124,7 @@ impl From<mw_tsdb::Error> for NativeError {
             K::LimitExceeded => (StatusCode::BAD_REQUEST, "LimitExceeded"),
             K::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "Internal"),
         };
-        if status.is_server_error() {
-            tracing::error!(error = %e, "native API request failed");
-        }
-        NativeError {
-            status,
-            code,
-            message: e.to_string(),
-        }
+        NativeError::mapped(status, code, &e)
     }
 }
 
