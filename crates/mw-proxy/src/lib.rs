@@ -25,6 +25,7 @@
 mod error;
 
 pub mod capture;
+pub mod h1;
 pub mod metrics;
 pub mod proxy;
 pub mod upstream;
@@ -32,13 +33,15 @@ pub mod validate;
 
 pub use error::{Error, ErrorKind, Result};
 
-use http::Uri;
+use http::{Method, Request, StatusCode, Uri};
+use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::io::AsyncWriteExt;
 
 /// Everything the sidecar needs.
 #[derive(Debug, Clone)]
@@ -218,6 +221,24 @@ pub async fn serve(
     Ok(())
 }
 
+/// Period of each serving thread's heartbeat timer (see `accept_loop`).
+const HEARTBEAT: Duration = Duration::from_millis(50);
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Longest an HTTP/1.1 connection waits idle for its next request.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(75);
+/// Most bytes of an unread request body skipped to keep the connection.
+const MAX_SKIP_BYTES: usize = 1024 * 1024;
+/// HTTP/2's connection preface: an h2c (prior knowledge) client.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
 async fn accept_loop(
     listener: std::net::TcpListener,
     state: Arc<proxy::Proxy>,
@@ -231,15 +252,21 @@ async fn accept_loop(
             return;
         }
     };
-    let mut http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-    http.http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(client_timeout)
-        .keep_alive(true);
-    http.http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(256u32);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    // A timer that always fires within HEARTBEAT. Tokio wakes its own
+    // driver (an eventfd write, and one more turn of the event loop)
+    // whenever a new timer is due before every pending one; without this,
+    // each request's timeouts would be such a timer. With it, they never are.
+    let heartbeat = tokio::spawn(async {
+        let mut tick = tokio::time::interval(HEARTBEAT);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+        }
+    });
+    let mut h2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    h2.timer(TokioTimer::new()).max_concurrent_streams(256u32);
+    // Every connection holds a sender: all are gone when they are done.
+    let (alive_tx, mut alive_rx) = tokio::sync::mpsc::channel::<()>(1);
     loop {
         let (stream, _) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -255,26 +282,155 @@ async fn accept_loop(
         };
         let _ = stream.set_nodelay(true);
         let st = state.clone();
-        let svc = service_fn(move |req| {
-            let st = st.clone();
-            async move { Ok::<_, Infallible>(st.handle(req).await) }
-        });
-        let conn = http
-            .serve_connection(TokioIo::new(stream), svc)
-            .into_owned();
-        let conn = graceful.watch(conn);
+        let alive = alive_tx.clone();
+        let stop = stop.clone();
+        let h2 = h2.clone();
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
+            if is_h2c(&stream, client_timeout).await {
+                serve_h2(stream, h2, st, stop).await;
+            } else {
+                serve_h1(h1::ServerConn::new(stream), &st, client_timeout, stop).await;
             }
+            drop(alive);
         });
     }
     drop(listener);
     drop(state);
-    if tokio::time::timeout(Duration::from_secs(10), graceful.shutdown())
+    drop(alive_tx);
+    let _abort_on_exit = AbortOnDrop(heartbeat);
+    if tokio::time::timeout(Duration::from_secs(10), alive_rx.recv())
         .await
         .is_err()
     {
         tracing::warn!("requests still in progress after 10 s; closing");
+    }
+}
+
+/// Whether a new connection opens with HTTP/2's preface (read without
+/// taking it from the socket). A connection that sends nothing within
+/// `timeout` is treated as HTTP/1.1, which then times it out.
+async fn is_h2c(stream: &tokio::net::TcpStream, timeout: Duration) -> bool {
+    let mut probe = [0u8; H2_PREFACE.len()];
+    let peek = async {
+        loop {
+            let n = stream.peek(&mut probe).await.unwrap_or(0);
+            if n == 0 || probe[..n] != H2_PREFACE[..n] {
+                return false;
+            }
+            if n == H2_PREFACE.len() {
+                return true;
+            }
+            // A prefix of the preface so far: wait for more.
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    };
+    tokio::time::timeout(timeout, peek).await.unwrap_or(false)
+}
+
+/// Serves an h2c connection with hyper until it ends; when the proxy stops,
+/// the connection is closed gracefully (streams in progress finish).
+async fn serve_h2(
+    stream: tokio::net::TcpStream,
+    h2: hyper::server::conn::http2::Builder<TokioExecutor>,
+    state: Arc<proxy::Proxy>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
+        let st = state.clone();
+        async move {
+            let resp = st.handle(req.map(proxy::ReqBody::H2)).await;
+            Ok::<_, Infallible>(resp.map(Full::new))
+        }
+    });
+    let conn = h2.serve_connection(TokioIo::new(stream), svc);
+    let mut conn = std::pin::pin!(conn);
+    let res = tokio::select! {
+        r = conn.as_mut() => r,
+        _ = stop.changed() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = res {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
+}
+
+/// Serves the requests of one HTTP/1.1 connection, one after the other,
+/// until the client closes it, asks to, errs, or the proxy stops.
+async fn serve_h1(
+    mut conn: h1::ServerConn,
+    state: &proxy::Proxy,
+    client_timeout: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        // Idle: wait for the first byte of the next request.
+        if !conn.has_buffered() {
+            let ready = tokio::select! {
+                biased;
+                r = tokio::time::timeout(KEEPALIVE_IDLE, conn.wait_request()) => r,
+                _ = stop.changed() => return,
+            };
+            if !matches!(ready, Ok(Ok(true))) {
+                return;
+            }
+        }
+        let head = match tokio::time::timeout(client_timeout, conn.read_head()).await {
+            Ok(Ok(h)) => h,
+            Ok(Err(h1::ReadError::Closed | h1::ReadError::Io(_))) => return,
+            Ok(Err(e)) => {
+                let status = match e {
+                    h1::ReadError::HeadTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                let _ =
+                    tokio::time::timeout(client_timeout, conn.write_error(status, &e.to_string()))
+                        .await;
+                return;
+            }
+            Err(_) => {
+                let msg = format!(
+                    "the request head did not arrive within {} s",
+                    client_timeout.as_secs_f64()
+                );
+                let _ = tokio::time::timeout(
+                    client_timeout,
+                    conn.write_error(StatusCode::REQUEST_TIMEOUT, &msg),
+                )
+                .await;
+                return;
+            }
+        };
+        let head_request = head.method == Method::HEAD;
+        let mut close = !head.keep_alive;
+        let mut req = Request::new(proxy::ReqBody::H1(&mut conn));
+        *req.method_mut() = head.method;
+        *req.uri_mut() = head.uri;
+        *req.version_mut() = head.version;
+        *req.headers_mut() = head.headers;
+        let (parts, body) = state.handle(req).await.into_parts();
+        if !conn.body_done() {
+            // Answered without reading the body: skip it, or close.
+            let skipped =
+                tokio::time::timeout(client_timeout, conn.discard_body(MAX_SKIP_BYTES)).await;
+            close |= !matches!(skipped, Ok(true));
+        }
+        close |= *stop.borrow();
+        let written = tokio::time::timeout(
+            client_timeout,
+            conn.write_response(parts.status, &parts.headers, &body, head_request, close),
+        )
+        .await;
+        if !matches!(written, Ok(Ok(()))) {
+            return;
+        }
+        if close {
+            let _ = conn.io.shutdown().await;
+            return;
+        }
     }
 }

@@ -27,13 +27,19 @@ use crate::validate::{PayloadKind, Schema};
 use bytes::Bytes;
 use http::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode, Uri};
-use http_body_util::{BodyExt, Full};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub type Body = Full<Bytes>;
+/// A request's body, read by the handler (which applies the limits).
+pub enum ReqBody<'a> {
+    /// An HTTP/2 stream (hyper).
+    H2(Incoming),
+    /// The current request of an HTTP/1.1 connection the proxy reads itself.
+    H1(&'a mut crate::h1::ServerConn),
+}
 
 const H_CUSTOM: HeaderName = HeaderName::from_static("x-amzn-sagemaker-custom-attributes");
 const H_INFERENCE_ID: HeaderName = HeaderName::from_static("x-amzn-sagemaker-inference-id");
@@ -131,10 +137,8 @@ fn header_str<'a>(h: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
     h.get(name).and_then(|v| v.to_str().ok())
 }
 
-fn json_body(status: StatusCode, v: &serde_json::Value) -> Response<Body> {
-    let mut r = Response::new(Full::new(Bytes::from(
-        serde_json::to_vec(v).unwrap_or_default(),
-    )));
+fn json_body(status: StatusCode, v: &serde_json::Value) -> Response<Bytes> {
+    let mut r = Response::new(Bytes::from(serde_json::to_vec(v).unwrap_or_default()));
     *r.status_mut() = status;
     r.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -148,7 +152,7 @@ fn runtime_error(
     code: &'static str,
     message: &str,
     extra: Option<serde_json::Value>,
-) -> Response<Body> {
+) -> Response<Bytes> {
     let mut body = serde_json::json!({"message": message});
     if let (Some(serde_json::Value::Object(m)), Some(obj)) = (extra, body.as_object_mut()) {
         obj.extend(m);
@@ -159,7 +163,7 @@ fn runtime_error(
     r
 }
 
-fn plain_error(status: StatusCode, code: &'static str, message: &str) -> Response<Body> {
+fn plain_error(status: StatusCode, code: &'static str, message: &str) -> Response<Bytes> {
     json_body(
         status,
         &serde_json::json!({"error": {"code": code, "message": message}}),
@@ -196,7 +200,7 @@ enum Upstream {
 }
 
 impl Proxy {
-    pub async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<Body> {
+    pub async fn handle(&self, req: Request<ReqBody<'_>>) -> Response<Bytes> {
         let t0 = Instant::now();
         let path = req.uri().path();
         if path == "/_modelwatch/stats" {
@@ -252,7 +256,7 @@ impl Proxy {
         }
     }
 
-    fn stats(&self) -> Response<Body> {
+    fn stats(&self) -> Response<Bytes> {
         let mut v = serde_json::json!({
             "endpoint": self.endpoint,
             "variant": self.variant,
@@ -286,58 +290,82 @@ impl Proxy {
         );
     }
 
-    async fn read_body(&self, headers: &HeaderMap, body: Incoming) -> Result<Bytes, Reject> {
+    async fn read_body(
+        &self,
+        headers: &HeaderMap,
+        body: &mut ReqBody<'_>,
+    ) -> Result<Bytes, Reject> {
         let max = self.limits.max_body_bytes;
+        let too_large = |len: Option<u64>| {
+            Reject::client(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "ValidationError",
+                match len {
+                    Some(len) => format!(
+                        "Request payload of {len} bytes is larger than the limit of {max} bytes."
+                    ),
+                    None => format!("Request payload is larger than the limit of {max} bytes."),
+                },
+            )
+        };
         if let Some(len) = header_str(headers, &CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok())
         {
             if len > max as u64 {
                 if len <= (max + MAX_DRAIN_BYTES) as u64 {
                     self.drain(body).await;
                 }
-                return Err(Reject::client(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "ValidationError",
-                    format!(
-                        "Request payload of {len} bytes is larger than the limit of {max} bytes."
-                    ),
-                ));
+                return Err(too_large(Some(len)));
             }
         }
-        let mut body = body;
-        let read = async {
-            // A body that arrives in one piece is kept as it is, without a copy.
-            let mut first: Option<Bytes> = None;
-            let mut rest: Option<bytes::BytesMut> = None;
-            let mut total = 0usize;
-            while let Some(frame) = body.frame().await {
-                if let Ok(data) = frame?.into_data() {
-                    total += data.len();
-                    if total > max {
-                        return Ok(None);
-                    }
-                    if let Some(r) = rest.as_mut() {
-                        r.extend_from_slice(&data);
-                    } else if let Some(f) = first.take() {
-                        let mut r = bytes::BytesMut::with_capacity(total);
-                        r.extend_from_slice(&f);
-                        r.extend_from_slice(&data);
-                        rest = Some(r);
-                    } else {
-                        first = Some(data);
-                    }
+        let res = match body {
+            ReqBody::H1(conn) => {
+                match tokio::time::timeout(self.limits.client_timeout, conn.read_body(max)).await {
+                    Err(_) => Err(None),
+                    Ok(Ok(b)) => Ok(b),
+                    Ok(Err(crate::h1::ReadError::TooLarge)) => Err(Some(None)),
+                    Ok(Err(e)) => Err(Some(Some(e.to_string()))),
                 }
             }
-            Ok::<_, hyper::Error>(Some(match rest {
-                Some(r) => r.freeze(),
-                None => first.unwrap_or_default(),
-            }))
+            ReqBody::H2(incoming) => {
+                let read = async {
+                    // A body that arrives in one piece is kept as it is, without a copy.
+                    let mut first: Option<Bytes> = None;
+                    let mut rest: Option<bytes::BytesMut> = None;
+                    let mut total = 0usize;
+                    while let Some(frame) = incoming.frame().await {
+                        if let Ok(data) = frame?.into_data() {
+                            total += data.len();
+                            if total > max {
+                                return Ok(None);
+                            }
+                            if let Some(r) = rest.as_mut() {
+                                r.extend_from_slice(&data);
+                            } else if let Some(f) = first.take() {
+                                let mut r = bytes::BytesMut::with_capacity(total);
+                                r.extend_from_slice(&f);
+                                r.extend_from_slice(&data);
+                                rest = Some(r);
+                            } else {
+                                first = Some(data);
+                            }
+                        }
+                    }
+                    Ok::<_, hyper::Error>(Some(match rest {
+                        Some(r) => r.freeze(),
+                        None => first.unwrap_or_default(),
+                    }))
+                };
+                match tokio::time::timeout(self.limits.client_timeout, read).await {
+                    Err(_) => Err(None),
+                    Ok(Ok(Some(b))) => Ok(b),
+                    Ok(Ok(None)) => Err(Some(None)),
+                    Ok(Err(e)) => Err(Some(Some(e.to_string()))),
+                }
+            }
         };
-        let res = tokio::time::timeout(self.limits.client_timeout, read).await;
-        if matches!(res, Ok(Ok(None))) {
-            self.drain(body).await;
-        }
         match res {
-            Err(_) => Err(Reject::client(
+            Ok(b) => Ok(b),
+            Err(None) => Err(Reject::client(
                 StatusCode::REQUEST_TIMEOUT,
                 "RequestTimeout",
                 format!(
@@ -345,35 +373,41 @@ impl Proxy {
                     self.limits.client_timeout.as_secs_f64()
                 ),
             )),
-            Ok(Ok(None)) => Err(Reject::client(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "ValidationError",
-                format!("Request payload is larger than the limit of {max} bytes."),
-            )),
-            Ok(Err(e)) => Err(Reject::client(
+            Err(Some(None)) => {
+                self.drain(body).await;
+                Err(too_large(None))
+            }
+            Err(Some(Some(e))) => Err(Reject::client(
                 StatusCode::BAD_REQUEST,
                 "ValidationError",
                 format!("reading the request body failed: {e}"),
             )),
-            Ok(Ok(Some(b))) => Ok(b),
         }
     }
 
     /// Reads and discards what is left of a rejected body (bounded in bytes
     /// and time), so that the client, still sending, receives the answer
     /// instead of a reset connection.
-    async fn drain(&self, mut body: Incoming) {
-        let mut left = MAX_DRAIN_BYTES;
-        let _ = tokio::time::timeout(self.limits.client_timeout, async {
-            while let Some(Ok(frame)) = body.frame().await {
-                let n = frame.data_ref().map_or(0, |d| d.len());
-                if n >= left {
-                    break;
-                }
-                left -= n;
+    async fn drain(&self, body: &mut ReqBody<'_>) {
+        let limit = self.limits.client_timeout;
+        match body {
+            ReqBody::H1(conn) => {
+                let _ = tokio::time::timeout(limit, conn.discard_body(MAX_DRAIN_BYTES)).await;
             }
-        })
-        .await;
+            ReqBody::H2(incoming) => {
+                let mut left = MAX_DRAIN_BYTES;
+                let _ = tokio::time::timeout(limit, async {
+                    while let Some(Ok(frame)) = incoming.frame().await {
+                        let n = frame.data_ref().map_or(0, |d| d.len());
+                        if n >= left {
+                            break;
+                        }
+                        left -= n;
+                    }
+                })
+                .await;
+            }
+        }
     }
 
     fn payload_kind(&self, content_type: &str) -> PayloadKind {
@@ -418,34 +452,28 @@ impl Proxy {
         Ok(())
     }
 
-    /// The upstream request: `method`, the path and query of `uri`, `headers`.
-    fn upstream_request(
+    async fn call_upstream(
+        &self,
         method: Method,
         uri: &Uri,
         headers: HeaderMap,
         body: Bytes,
-    ) -> Request<Body> {
-        let mut req = Request::new(Full::new(body));
-        *req.method_mut() = method;
-        *req.uri_mut() = match uri.path_and_query() {
-            Some(_) if uri.scheme().is_none() && uri.authority().is_none() => uri.clone(),
-            Some(pq) => Uri::from(pq.clone()),
-            None => Uri::from_static("/"),
-        };
-        *req.headers_mut() = headers;
-        req
-    }
-
-    async fn call_upstream(&self, req: Request<Body>) -> Upstream {
+    ) -> Upstream {
         let max = self.limits.max_response_bytes;
         let fut = async {
-            let (parts, body) = self.upstream.call(req, max).await.map_err(|e| match e {
-                CallError::Connect(m) => format!("could not connect to the model server: {m}"),
-                CallError::Failed(m) => format!("the model server failed to answer: {m}"),
-                CallError::TooLarge => format!("the model's response is larger than {max} bytes"),
-                CallError::Body(m) => format!("reading the model's response failed: {m}"),
-            })?;
-            Ok::<_, String>((parts.status, parts.headers, body))
+            let a = self
+                .upstream
+                .call(method, uri, headers, body, max)
+                .await
+                .map_err(|e| match e {
+                    CallError::Connect(m) => format!("could not connect to the model server: {m}"),
+                    CallError::Failed(m) => format!("the model server failed to answer: {m}"),
+                    CallError::TooLarge => {
+                        format!("the model's response is larger than {max} bytes")
+                    }
+                    CallError::Body(m) => format!("reading the model's response failed: {m}"),
+                })?;
+            Ok::<_, String>((a.status, a.headers, a.body))
         };
         match tokio::time::timeout(self.limits.upstream_timeout, fut).await {
             Err(_) => Upstream::Failed {
@@ -467,7 +495,7 @@ impl Proxy {
         }
     }
 
-    fn reject(&self, kind: Kind, t0: Instant, r: Reject) -> Response<Body> {
+    fn reject(&self, kind: Kind, t0: Instant, r: Reject) -> Response<Bytes> {
         self.record(t0, None, r.class, false);
         match kind {
             Kind::Runtime => runtime_error(r.status, r.code, &r.message, None),
@@ -475,14 +503,14 @@ impl Proxy {
         }
     }
 
-    async fn invoke(&self, req: Request<Incoming>, kind: Kind, t0: Instant) -> Response<Body> {
-        let (parts, body) = req.into_parts();
+    async fn invoke(&self, req: Request<ReqBody<'_>>, kind: Kind, t0: Instant) -> Response<Bytes> {
+        let (parts, mut body) = req.into_parts();
         if kind == Kind::Runtime {
             if let Err(r) = self.check_runtime_headers(&parts.headers) {
                 return self.reject(kind, t0, r);
             }
         }
-        let body = match self.read_body(&parts.headers, body).await {
+        let body = match self.read_body(&parts.headers, &mut body).await {
             Ok(b) => b,
             Err(r) => return self.reject(kind, t0, r),
         };
@@ -532,9 +560,14 @@ impl Proxy {
             Kind::Runtime => Uri::from_static("/invocations"),
             Kind::Container => parts.uri,
         };
-        let up_req = Self::upstream_request(Method::POST, &uri, headers, body.clone());
+        let uri = match uri.path_and_query() {
+            Some(_) => uri,
+            None => Uri::from_static("/"),
+        };
         let t_up = Instant::now();
-        let result = self.call_upstream(up_req).await;
+        let result = self
+            .call_upstream(Method::POST, &uri, headers, body.clone())
+            .await;
         let model = t_up.elapsed();
 
         match result {
@@ -597,7 +630,7 @@ impl Proxy {
                 };
                 let resp = match kind {
                     Kind::Runtime if ok => {
-                        let mut r = Response::new(Full::new(out.clone()));
+                        let mut r = Response::new(out.clone());
                         let h = r.headers_mut();
                         if let Some(v) = headers.get(&CONTENT_TYPE) {
                             h.insert(CONTENT_TYPE, v.clone());
@@ -637,7 +670,7 @@ impl Proxy {
                         )
                     }
                     Kind::Container => {
-                        let mut r = Response::new(Full::new(out.clone()));
+                        let mut r = Response::new(out.clone());
                         *r.status_mut() = status;
                         *r.headers_mut() = without_hop_by_hop(headers);
                         r
@@ -663,19 +696,21 @@ impl Proxy {
         }
     }
 
-    async fn pass_through(&self, req: Request<Incoming>) -> Response<Body> {
-        let (parts, body) = req.into_parts();
-        let body = match self.read_body(&parts.headers, body).await {
+    async fn pass_through(&self, req: Request<ReqBody<'_>>) -> Response<Bytes> {
+        let (parts, mut body) = req.into_parts();
+        let body = match self.read_body(&parts.headers, &mut body).await {
             Ok(b) => b,
             Err(r) => return plain_error(r.status, r.code, &r.message),
         };
-        let req = Self::upstream_request(
-            parts.method,
-            &parts.uri,
-            without_hop_by_hop(parts.headers),
-            body,
-        );
-        match self.call_upstream(req).await {
+        match self
+            .call_upstream(
+                parts.method,
+                &parts.uri,
+                without_hop_by_hop(parts.headers),
+                body,
+            )
+            .await
+        {
             Upstream::Failed {
                 timed_out: true,
                 message,
@@ -688,7 +723,7 @@ impl Proxy {
                 headers,
                 body,
             } => {
-                let mut r = Response::new(Full::new(body));
+                let mut r = Response::new(body);
                 *r.status_mut() = status;
                 *r.headers_mut() = without_hop_by_hop(headers);
                 r

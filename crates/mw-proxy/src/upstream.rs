@@ -1,38 +1,33 @@
 //! The model server's connections, one pool per serving thread.
 //!
-//! [`Upstream`] keeps idle keep-alive HTTP/1.1 connections (hyper's
-//! `client::conn::http1`) in a stack, or one multiplexed h2c connection
-//! driven by its own task.
+//! [`Upstream`] keeps idle keep-alive HTTP/1.1 connections ([`h1::ClientConn`])
+//! in a stack, or one multiplexed h2c connection (hyper's
+//! `client::conn::http2`) driven by its own task.
 //!
 //! An HTTP/1.1 call ([`Upstream::call`]) takes the most recently used idle
-//! connection (or opens one) and drives the connection itself, inside the
-//! request's own task, until the whole response is read; then the
-//! connection goes back to the stack. So the request is written to the model
-//! server in the same poll that read it from the client, and the model's
-//! answer wakes the request's task directly: no hop through a connection
-//! task and back per request, which on a busy thread queues each step behind
-//! every other ready connection. Nothing else a pooled client does per
-//! request is needed by a sidecar with one upstream either: no pool key, no
-//! lock shared across threads, no task spawned to wait for the connection to
-//! become idle.
+//! connection (or opens one), writes the request in one system call and
+//! reads the whole response inside the request's own task; then the
+//! connection goes back to the stack. No task per connection, no pool key,
+//! no lock shared across threads: a sidecar has one upstream.
 //!
-//! An idle connection is polled once when it is taken, which is when a close
-//! by the model server is noticed; a request that a reused connection could
-//! not even send is sent again on another connection.
+//! A pooled connection is only reused while nothing arrived on it (a close
+//! by the model server shows as readable, which costs no system call to
+//! check) and for at most [`MAX_IDLE`] of idleness, well inside the
+//! keep-alive timeouts of common model servers (gunicorn: 2 s), so that a
+//! request is not sent on a connection the server is closing.
 
-use crate::proxy::Body;
+use crate::h1::{self, ReadError};
 use bytes::Bytes;
 use http::header::HeaderValue;
-use http::{Request, Uri};
-use http_body_util::{BodyExt, Limited};
-use hyper::body::Body as _;
-use hyper::client::conn::{http1, http2};
+use http::{HeaderMap, Method, Request, StatusCode, Uri};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use parking_lot::Mutex;
-use std::future::Future;
-use std::pin::Pin;
-use std::task::Poll;
 use std::time::Duration;
+
+/// Longest a connection sits idle in the pool and is still reused.
+pub const MAX_IDLE: Duration = Duration::from_secs(1);
 
 /// Why an upstream call got no (whole) response.
 #[derive(Debug)]
@@ -47,13 +42,15 @@ pub enum CallError {
     Body(String),
 }
 
-type Conn = http1::Connection<TokioIo<tokio::net::TcpStream>, Body>;
-
-/// An HTTP/1.1 connection: the request handle and the connection itself.
-struct H1 {
-    send: http1::SendRequest<Body>,
-    conn: Conn,
+/// A whole response of the model server.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
 }
+
+type H2Body = Full<Bytes>;
 
 /// The connections of one serving thread to the model server.
 pub struct Upstream {
@@ -66,8 +63,8 @@ pub struct Upstream {
     h2c: bool,
     connect_timeout: Duration,
     max_idle: usize,
-    idle: Mutex<Vec<H1>>,
-    h2: Mutex<Option<http2::SendRequest<Body>>>,
+    idle: Mutex<Vec<h1::ClientConn>>,
+    h2: Mutex<Option<http2::SendRequest<H2Body>>>,
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -110,7 +107,7 @@ impl Upstream {
         }
     }
 
-    async fn connect(&self) -> Result<TokioIo<tokio::net::TcpStream>, CallError> {
+    async fn connect(&self) -> Result<tokio::net::TcpStream, CallError> {
         let stream = match tokio::time::timeout(
             self.connect_timeout,
             tokio::net::TcpStream::connect(&self.addr),
@@ -132,41 +129,27 @@ impl Upstream {
             }
         };
         let _ = stream.set_nodelay(true);
-        Ok(TokioIo::new(stream))
+        Ok(stream)
     }
 
-    async fn open_h1(&self) -> Result<H1, CallError> {
-        let io = self.connect().await?;
-        let (send, conn) = http1::handshake(io)
-            .await
-            .map_err(|e| CallError::Connect(error_chain(&e)))?;
-        Ok(H1 { send, conn })
-    }
-
-    /// An idle connection that is still open, polled once to find out.
-    async fn checkout(&self) -> Option<H1> {
-        loop {
-            let mut c = self.idle.lock().pop()?;
-            let open = std::future::poll_fn(|cx| {
-                Poll::Ready(match Pin::new(&mut c.conn).poll(cx) {
-                    Poll::Pending => c.send.is_ready(),
-                    Poll::Ready(_) => false,
-                })
-            })
-            .await;
-            if open {
+    /// An idle connection that is still open and recently used.
+    fn checkout(&self) -> Option<h1::ClientConn> {
+        let mut idle = self.idle.lock();
+        while let Some(mut c) = idle.pop() {
+            if c.idle_since.elapsed() <= MAX_IDLE && c.still_open() {
                 return Some(c);
             }
         }
+        None
     }
 
-    async fn h2_sender(&self) -> Result<http2::SendRequest<Body>, CallError> {
+    async fn h2_sender(&self) -> Result<http2::SendRequest<H2Body>, CallError> {
         if let Some(s) = self.h2.lock().as_ref() {
             if !s.is_closed() {
                 return Ok(s.clone());
             }
         }
-        let io = self.connect().await?;
+        let io = TokioIo::new(self.connect().await?);
         let (send, conn) = http2::handshake(TokioExecutor::new(), io)
             .await
             .map_err(|e| CallError::Connect(error_chain(&e)))?;
@@ -179,129 +162,86 @@ impl Upstream {
         Ok(send)
     }
 
-    /// Sends `req` (its URI holds the path and query only) and reads the
-    /// whole response, at most `max` body bytes.
+    /// Sends a request (`uri` holds the path and query) and reads the whole
+    /// response, at most `max` body bytes. Hop-by-hop headers must already
+    /// be gone from `headers`; Host and Content-Length are set here.
     pub async fn call(
         &self,
-        mut req: Request<Body>,
+        method: Method,
+        uri: &Uri,
+        mut headers: HeaderMap,
+        body: Bytes,
         max: usize,
-    ) -> Result<(http::response::Parts, Bytes), CallError> {
+    ) -> Result<Answer, CallError> {
         if self.h2c {
-            let mut parts = self.base.clone().into_parts();
-            parts.path_and_query = req.uri().path_and_query().cloned();
-            *req.uri_mut() =
-                Uri::from_parts(parts).map_err(|e| CallError::Failed(e.to_string()))?;
-            let mut send = self.h2_sender().await?;
-            let resp = send
-                .send_request(req)
-                .await
-                .map_err(|e| CallError::Failed(error_chain(&e)))?;
-            let (parts, body) = resp.into_parts();
-            let body = Limited::new(body, max).collect().await.map_err(|e| {
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some()
-                {
-                    CallError::TooLarge
-                } else {
-                    CallError::Body(e.to_string())
+            return self.call_h2(method, uri, headers, body, max).await;
+        }
+        headers.insert(http::header::HOST, self.host.clone());
+        let pq = uri.path_and_query().map_or("/", |p| p.as_str());
+        let mut c = match self.checkout() {
+            Some(c) => c,
+            None => h1::ClientConn::new(self.connect().await?),
+        };
+        c.send(&method, pq, &headers, &body)
+            .await
+            .map_err(|e| CallError::Failed(format!("sending the request failed: {e}")))?;
+        let r = c
+            .read_response(method == Method::HEAD, max)
+            .await
+            .map_err(|e| match e {
+                ReadError::TooLarge => CallError::TooLarge,
+                ReadError::Closed => {
+                    CallError::Failed("connection closed before message completed".to_string())
                 }
+                e => CallError::Failed(e.to_string()),
             })?;
-            return Ok((parts, body.to_bytes()));
-        }
-        req.headers_mut()
-            .insert(http::header::HOST, self.host.clone());
-        loop {
-            let (mut c, reused) = match self.checkout().await {
-                Some(c) => (c, true),
-                None => (self.open_h1().await?, false),
-            };
-            let mut sent = std::pin::pin!(c.send.try_send_request(req));
-            // Once the connection future has ended it is not polled again.
-            let mut ended = false;
-            let head = std::future::poll_fn(|cx| {
-                // The connection writes the request and reads the answer.
-                if !ended {
-                    ended = Pin::new(&mut c.conn).poll(cx).is_ready();
-                }
-                sent.as_mut().poll(cx)
-            })
-            .await;
-            let resp = match head {
-                Ok(r) => r,
-                Err(mut e) => match e.take_message() {
-                    // Never sent on a connection the model server had closed: again.
-                    Some(r) if reused => {
-                        req = r;
-                        continue;
-                    }
-                    _ => return Err(CallError::Failed(error_chain(e.error()))),
-                },
-            };
-            let (parts, mut body) = resp.into_parts();
-            let mut first: Option<Bytes> = None;
-            let mut rest: Option<bytes::BytesMut> = None;
-            let mut total = 0usize;
-            let read = std::future::poll_fn(|cx| {
-                // Body frames come from the connection: poll both until the
-                // body ends or neither can go on (a body that asked for more
-                // lets the connection read on at once, not a wake-up later).
-                let mut waiting = 0;
-                while waiting < 2 {
-                    if !ended {
-                        ended = Pin::new(&mut c.conn).poll(cx).is_ready();
-                    }
-                    match Pin::new(&mut body).poll_frame(cx) {
-                        Poll::Ready(None) => return Poll::Ready(Ok(())),
-                        Poll::Ready(Some(Err(e))) => {
-                            return Poll::Ready(Err(CallError::Body(e.to_string())))
-                        }
-                        Poll::Ready(Some(Ok(frame))) => {
-                            let Ok(data) = frame.into_data() else {
-                                continue;
-                            };
-                            total += data.len();
-                            if total > max {
-                                return Poll::Ready(Err(CallError::TooLarge));
-                            }
-                            if let Some(r) = rest.as_mut() {
-                                r.extend_from_slice(&data);
-                            } else if let Some(f) = first.take() {
-                                let mut r = bytes::BytesMut::with_capacity(total);
-                                r.extend_from_slice(&f);
-                                r.extend_from_slice(&data);
-                                rest = Some(r);
-                            } else {
-                                first = Some(data);
-                            }
-                        }
-                        Poll::Pending => waiting += 1,
-                    }
-                }
-                Poll::Pending
-            })
-            .await;
-            read?;
-            // Once it has seen the end of the response the connection can
-            // take the next request; one that cannot (closing) is dropped.
-            let ready = !ended
-                && std::future::poll_fn(|cx| {
-                    Poll::Ready(match Pin::new(&mut c.conn).poll(cx) {
-                        Poll::Pending => c.send.is_ready(),
-                        Poll::Ready(_) => false,
-                    })
-                })
-                .await;
-            if ready {
-                let mut idle = self.idle.lock();
-                if idle.len() < self.max_idle {
-                    idle.push(c);
-                }
+        if r.reusable {
+            let mut idle = self.idle.lock();
+            if idle.len() < self.max_idle {
+                idle.push(c);
             }
-            let body = match rest {
-                Some(r) => r.freeze(),
-                None => first.unwrap_or_default(),
-            };
-            return Ok((parts, body));
         }
+        Ok(Answer {
+            status: r.status,
+            headers: r.headers,
+            body: r.body,
+        })
+    }
+
+    async fn call_h2(
+        &self,
+        method: Method,
+        uri: &Uri,
+        headers: HeaderMap,
+        body: Bytes,
+        max: usize,
+    ) -> Result<Answer, CallError> {
+        let mut parts = self.base.clone().into_parts();
+        parts.path_and_query = uri.path_and_query().cloned();
+        let uri = Uri::from_parts(parts).map_err(|e| CallError::Failed(e.to_string()))?;
+        let mut req = Request::new(Full::new(body));
+        *req.method_mut() = method;
+        *req.uri_mut() = uri;
+        *req.headers_mut() = headers;
+        let mut send = self.h2_sender().await?;
+        let resp = send
+            .send_request(req)
+            .await
+            .map_err(|e| CallError::Failed(error_chain(&e)))?;
+        let (parts, body) = resp.into_parts();
+        let body = Limited::new(body, max).collect().await.map_err(|e| {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                CallError::TooLarge
+            } else {
+                CallError::Body(e.to_string())
+            }
+        })?;
+        Ok(Answer {
+            status: parts.status,
+            headers: parts.headers,
+            body: body.to_bytes(),
+        })
     }
 }

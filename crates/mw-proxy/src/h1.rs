@@ -1,0 +1,1001 @@
+//! HTTP/1.1 on the request path, both sides, written for what a sidecar
+//! needs and nothing more.
+//!
+//! A general-purpose HTTP stack pays per request for generality a sidecar
+//! does not use: a dispatcher state machine per connection, a body stream
+//! polled frame by frame, a response encoder that does not know the body is
+//! already whole. Here a connection is a socket and a read buffer:
+//!
+//! - [`ServerConn`] reads a request head ([`httparse`], zero-copy: the URI
+//!   and header values are slices of the bytes read), reads the body whole
+//!   ([`ServerConn::read_body`]: `Content-Length` or chunked, bounded in
+//!   bytes and time, `Expect: 100-continue` answered) and writes a response
+//!   in one system call;
+//! - [`ClientConn`] writes a request in one system call and reads the whole
+//!   response (`Content-Length`, chunked, or up to the close), skipping
+//!   `1xx` answers.
+//!
+//! Everything read is bounded: a head of at most [`MAX_HEAD_BYTES`] and
+//! [`MAX_HEADERS`] fields, chunk-size lines and trailers, bodies at the
+//! caller's limit. Malformed input is an error, never a panic.
+
+use bytes::{Bytes, BytesMut};
+use http::header::{HeaderName, HeaderValue};
+use http::{HeaderMap, Method, StatusCode, Uri, Version};
+use std::io::{self, Write as _};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Most bytes of a request or response head.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// Most header fields of a head.
+pub const MAX_HEADERS: usize = 100;
+/// Most bytes of a chunk-size line (with extensions) or of the trailers.
+const MAX_CHUNK_LINE: usize = 4096;
+const MAX_TRAILER_BYTES: usize = 16 * 1024;
+/// Bytes asked of the socket per read.
+const READ_CHUNK: usize = 16 * 1024;
+/// Bodies up to this size are copied behind the head and written with it.
+const COPY_BODY_BELOW: usize = 16 * 1024;
+
+/// How the body of a message is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body (or a body already read).
+    None,
+    /// `Content-Length` bytes, this many still to come.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// Everything up to the close (responses only).
+    Close,
+}
+
+/// Why a message could not be read.
+#[derive(Debug)]
+pub enum ReadError {
+    /// The peer closed the connection before anything of the message.
+    Closed,
+    /// The socket failed.
+    Io(io::Error),
+    /// The bytes are not HTTP/1.1 (with what is wrong).
+    Malformed(String),
+    /// The head is larger than [`MAX_HEAD_BYTES`] or has too many fields.
+    HeadTooLarge,
+    /// The body is larger than the caller's limit.
+    TooLarge,
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::Closed => f.write_str("the connection was closed"),
+            ReadError::Io(e) => write!(f, "{e}"),
+            ReadError::Malformed(m) => f.write_str(m),
+            ReadError::HeadTooLarge => write!(
+                f,
+                "the message head is larger than {MAX_HEAD_BYTES} bytes or has more than {MAX_HEADERS} fields"
+            ),
+            ReadError::TooLarge => f.write_str("the body is larger than the limit"),
+        }
+    }
+}
+
+impl From<io::Error> for ReadError {
+    fn from(e: io::Error) -> Self {
+        ReadError::Io(e)
+    }
+}
+
+/// A parsed request head.
+#[derive(Debug)]
+pub struct RequestHead {
+    pub method: Method,
+    pub uri: Uri,
+    pub version: Version,
+    pub headers: HeaderMap,
+    /// The connection may serve another request after this one.
+    pub keep_alive: bool,
+    pub framing: Framing,
+    /// The client waits for `100 Continue` before sending the body.
+    pub expect_continue: bool,
+}
+
+/// Offset of `part` (a slice of `base`) in `base`.
+fn offset(base: &[u8], part: &[u8]) -> usize {
+    part.as_ptr() as usize - base.as_ptr() as usize
+}
+
+fn has_token(v: &[u8], token: &str) -> bool {
+    v.split(|b| *b == b',')
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+}
+
+/// Header fields of a head: zero-copy values, the framing and the
+/// connection tokens.
+struct Fields {
+    headers: HeaderMap,
+    framing: Framing,
+    close: bool,
+    keep_alive: bool,
+    expect_continue: bool,
+}
+
+fn fields(head: &Bytes, parsed: &[httparse::Header<'_>]) -> Result<Fields, ReadError> {
+    let mut f = Fields {
+        headers: HeaderMap::with_capacity(parsed.len()),
+        framing: Framing::None,
+        close: false,
+        keep_alive: false,
+        expect_continue: false,
+    };
+    let mut length: Option<u64> = None;
+    let mut chunked = false;
+    for h in parsed {
+        let name = HeaderName::from_bytes(h.name.as_bytes())
+            .map_err(|_| ReadError::Malformed(format!("invalid header name {:?}", h.name)))?;
+        let start = offset(head, h.value);
+        let value = HeaderValue::from_maybe_shared(head.slice(start..start + h.value.len()))
+            .map_err(|_| ReadError::Malformed(format!("invalid value of header {}", h.name)))?;
+        match name.as_str() {
+            "content-length" => {
+                let n = std::str::from_utf8(h.value)
+                    .ok()
+                    .map(str::trim)
+                    .and_then(|s| s.parse::<u64>().ok())
+                    .ok_or_else(|| ReadError::Malformed("invalid Content-Length".to_string()))?;
+                if length.is_some_and(|l| l != n) {
+                    return Err(ReadError::Malformed(
+                        "conflicting Content-Length headers".to_string(),
+                    ));
+                }
+                length = Some(n);
+            }
+            "transfer-encoding" => {
+                // Only chunked, last, is understood (as RFC 9112 requires of a server).
+                let last = h
+                    .value
+                    .rsplit(|b| *b == b',')
+                    .next()
+                    .map(|t| t.trim_ascii())
+                    .unwrap_or_default();
+                if !last.eq_ignore_ascii_case(b"chunked") {
+                    return Err(ReadError::Malformed(format!(
+                        "unsupported Transfer-Encoding {:?}",
+                        String::from_utf8_lossy(h.value)
+                    )));
+                }
+                chunked = true;
+            }
+            "connection" => {
+                f.close |= has_token(h.value, "close");
+                f.keep_alive |= has_token(h.value, "keep-alive");
+            }
+            "expect" => f.expect_continue = h.value.eq_ignore_ascii_case(b"100-continue"),
+            _ => {}
+        }
+        f.headers.append(name, value);
+    }
+    if chunked && length.is_some() {
+        // Request smuggling territory: refuse rather than pick one.
+        return Err(ReadError::Malformed(
+            "both Content-Length and Transfer-Encoding".to_string(),
+        ));
+    }
+    f.framing = if chunked {
+        Framing::Chunked
+    } else {
+        match length {
+            Some(0) | None => Framing::None,
+            Some(n) => Framing::Length(n),
+        }
+    };
+    Ok(f)
+}
+
+/// Parses a request head from the start of `buf`: `Ok(None)` when more
+/// bytes are needed. On success the head's bytes are taken from `buf`.
+pub fn parse_request(buf: &mut BytesMut) -> Result<Option<RequestHead>, ReadError> {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut slots);
+    let len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => {
+            return if buf.len() > MAX_HEAD_BYTES {
+                Err(ReadError::HeadTooLarge)
+            } else {
+                Ok(None)
+            }
+        }
+        Err(httparse::Error::TooManyHeaders) => return Err(ReadError::HeadTooLarge),
+        Err(e) => return Err(ReadError::Malformed(format!("invalid request head: {e}"))),
+    };
+    if len > MAX_HEAD_BYTES {
+        return Err(ReadError::HeadTooLarge);
+    }
+    let version = match req.version {
+        Some(0) => Version::HTTP_10,
+        _ => Version::HTTP_11,
+    };
+    let method = Method::from_bytes(req.method.unwrap_or_default().as_bytes())
+        .map_err(|_| ReadError::Malformed("invalid method".to_string()))?;
+    let path = req.path.unwrap_or("/");
+    // Offsets into the buffer, taken before the head is split off it.
+    let path_at = offset(buf, path.as_bytes());
+    let path_len = path.len();
+    let parsed: Vec<(usize, usize, usize, usize)> = req
+        .headers
+        .iter()
+        .map(|h| {
+            (
+                offset(buf, h.name.as_bytes()),
+                h.name.len(),
+                offset(buf, h.value),
+                h.value.len(),
+            )
+        })
+        .collect();
+    let head = buf.split_to(len).freeze();
+    let uri = Uri::from_maybe_shared(head.slice(path_at..path_at + path_len))
+        .map_err(|e| ReadError::Malformed(format!("invalid request target: {e}")))?;
+    let headers: Vec<httparse::Header<'_>> = parsed
+        .iter()
+        .map(|&(n, nl, v, vl)| httparse::Header {
+            // Names were checked as tokens by httparse: ASCII.
+            name: std::str::from_utf8(&head[n..n + nl]).unwrap_or(""),
+            value: &head[v..v + vl],
+        })
+        .collect();
+    let f = fields(&head, &headers)?;
+    let keep_alive = match version {
+        Version::HTTP_10 => f.keep_alive && !f.close,
+        _ => !f.close,
+    };
+    Ok(Some(RequestHead {
+        method,
+        uri,
+        version,
+        headers: f.headers,
+        keep_alive,
+        framing: f.framing,
+        expect_continue: f.expect_continue && version == Version::HTTP_11,
+    }))
+}
+
+/// A parsed response head.
+#[derive(Debug)]
+pub struct ResponseHead {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub keep_alive: bool,
+    pub framing: Framing,
+}
+
+/// Parses a response head from the start of `buf` (`Ok(None)`: more bytes
+/// needed). `head_request`: the request was HEAD, so no body follows.
+pub fn parse_response(
+    buf: &mut BytesMut,
+    head_request: bool,
+) -> Result<Option<ResponseHead>, ReadError> {
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut slots);
+    let len = match resp.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => {
+            return if buf.len() > MAX_HEAD_BYTES {
+                Err(ReadError::HeadTooLarge)
+            } else {
+                Ok(None)
+            }
+        }
+        Err(httparse::Error::TooManyHeaders) => return Err(ReadError::HeadTooLarge),
+        Err(e) => return Err(ReadError::Malformed(format!("invalid response head: {e}"))),
+    };
+    let status = StatusCode::from_u16(resp.code.unwrap_or(0))
+        .map_err(|_| ReadError::Malformed("invalid status code".to_string()))?;
+    let http10 = resp.version == Some(0);
+    let parsed: Vec<(usize, usize, usize, usize)> = resp
+        .headers
+        .iter()
+        .map(|h| {
+            (
+                offset(buf, h.name.as_bytes()),
+                h.name.len(),
+                offset(buf, h.value),
+                h.value.len(),
+            )
+        })
+        .collect();
+    let head = buf.split_to(len).freeze();
+    let headers: Vec<httparse::Header<'_>> = parsed
+        .iter()
+        .map(|&(n, nl, v, vl)| httparse::Header {
+            name: std::str::from_utf8(&head[n..n + nl]).unwrap_or(""),
+            value: &head[v..v + vl],
+        })
+        .collect();
+    let had_length = headers
+        .iter()
+        .any(|h| h.name.eq_ignore_ascii_case("content-length"));
+    let f = fields(&head, &headers)?;
+    let no_body = head_request
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    let framing = if no_body {
+        Framing::None
+    } else if f.framing == Framing::None && !had_length {
+        Framing::Close
+    } else {
+        f.framing
+    };
+    let keep_alive = framing != Framing::Close
+        && if http10 {
+            f.keep_alive && !f.close
+        } else {
+            !f.close
+        };
+    Ok(Some(ResponseHead {
+        status,
+        headers: f.headers,
+        keep_alive,
+        framing,
+    }))
+}
+
+/// Reads more bytes into `buf`; `Ok(0)` at the end of the stream.
+async fn fill(io: &mut TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
+    if buf.capacity() - buf.len() < 1024 {
+        buf.reserve(READ_CHUNK);
+    }
+    io.read_buf(buf).await
+}
+
+/// One step of chunked decoding over what `buf` holds.
+enum Chunk {
+    /// Need more bytes.
+    More,
+    /// `n` data bytes at `buf[at..at + n]`; `consumed` bytes of `buf` in all.
+    Data {
+        at: usize,
+        n: usize,
+        consumed: usize,
+    },
+    /// The last chunk and trailers: `consumed` bytes.
+    End { consumed: usize },
+}
+
+/// Decodes the next chunk at the start of `buf` (RFC 9112 §7.1).
+fn next_chunk(buf: &[u8]) -> Result<Chunk, ReadError> {
+    let Some(eol) = memchr_crlf(buf) else {
+        return if buf.len() > MAX_CHUNK_LINE {
+            Err(ReadError::Malformed("chunk-size line too long".to_string()))
+        } else {
+            Ok(Chunk::More)
+        };
+    };
+    if eol > MAX_CHUNK_LINE {
+        return Err(ReadError::Malformed("chunk-size line too long".to_string()));
+    }
+    let line = &buf[..eol];
+    let size_part = line
+        .split(|b| *b == b';')
+        .next()
+        .unwrap_or_default()
+        .trim_ascii();
+    if size_part.is_empty() || size_part.len() > 15 {
+        return Err(ReadError::Malformed("invalid chunk size".to_string()));
+    }
+    let mut n: usize = 0;
+    for &c in size_part {
+        let d = (c as char)
+            .to_digit(16)
+            .ok_or_else(|| ReadError::Malformed("invalid chunk size".to_string()))?;
+        n = n * 16 + d as usize;
+    }
+    let at = eol + 2;
+    if n == 0 {
+        // Trailers: header lines up to an empty line.
+        let mut pos = at;
+        loop {
+            let Some(e) = memchr_crlf(&buf[pos..]) else {
+                return if buf.len() - at > MAX_TRAILER_BYTES {
+                    Err(ReadError::Malformed("trailers too long".to_string()))
+                } else {
+                    Ok(Chunk::More)
+                };
+            };
+            if e == 0 {
+                return Ok(Chunk::End { consumed: pos + 2 });
+            }
+            pos += e + 2;
+            if pos - at > MAX_TRAILER_BYTES {
+                return Err(ReadError::Malformed("trailers too long".to_string()));
+            }
+        }
+    }
+    if buf.len() < at + n + 2 {
+        return Ok(Chunk::More);
+    }
+    if &buf[at + n..at + n + 2] != b"\r\n" {
+        return Err(ReadError::Malformed(
+            "chunk data not followed by CRLF".to_string(),
+        ));
+    }
+    Ok(Chunk::Data {
+        at,
+        n,
+        consumed: at + n + 2,
+    })
+}
+
+fn memchr_crlf(b: &[u8]) -> Option<usize> {
+    b.windows(2).position(|w| w == b"\r\n")
+}
+
+/// Reads a whole body framed as `framing` from `io` (with what `buf` already
+/// holds) into one buffer; more than `max` bytes is [`ReadError::TooLarge`]
+/// (the rest is left unread). A body that is already whole in `buf` is
+/// taken without a copy.
+async fn read_framed(
+    io: &mut TcpStream,
+    buf: &mut BytesMut,
+    framing: Framing,
+    max: usize,
+) -> Result<Bytes, ReadError> {
+    match framing {
+        Framing::None => Ok(Bytes::new()),
+        Framing::Length(n) => {
+            if n > max as u64 {
+                return Err(ReadError::TooLarge);
+            }
+            let n = n as usize;
+            if buf.len() < n && buf.capacity() < n {
+                buf.reserve(n - buf.len());
+            }
+            while buf.len() < n {
+                if fill(io, buf).await? == 0 {
+                    return Err(ReadError::Malformed(format!(
+                        "the body ended after {} of {n} bytes",
+                        buf.len()
+                    )));
+                }
+            }
+            Ok(buf.split_to(n).freeze())
+        }
+        Framing::Chunked => {
+            let mut out = BytesMut::new();
+            loop {
+                match next_chunk(buf)? {
+                    Chunk::More => {
+                        if fill(io, buf).await? == 0 {
+                            return Err(ReadError::Malformed(
+                                "the chunked body ended early".to_string(),
+                            ));
+                        }
+                    }
+                    Chunk::Data { at, n, consumed } => {
+                        if out.len() + n > max {
+                            return Err(ReadError::TooLarge);
+                        }
+                        out.extend_from_slice(&buf[at..at + n]);
+                        let _ = buf.split_to(consumed);
+                    }
+                    Chunk::End { consumed } => {
+                        let _ = buf.split_to(consumed);
+                        return Ok(out.freeze());
+                    }
+                }
+            }
+        }
+        Framing::Close => {
+            loop {
+                if buf.len() > max {
+                    return Err(ReadError::TooLarge);
+                }
+                if fill(io, buf).await? == 0 {
+                    break;
+                }
+            }
+            Ok(buf.split().freeze())
+        }
+    }
+}
+
+/// Appends a response head and body to `out`.
+pub fn encode_response(
+    out: &mut Vec<u8>,
+    status: StatusCode,
+    headers: &HeaderMap,
+    body_len: usize,
+    close: bool,
+) {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    if status != StatusCode::NO_CONTENT && !status.is_informational() {
+        let _ = write!(out, "content-length: {body_len}\r\n");
+    }
+    if close {
+        out.extend_from_slice(b"connection: close\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Writes `head` then `body`, in one system call when the body is small.
+async fn write_message(io: &mut TcpStream, head: &mut Vec<u8>, body: &[u8]) -> io::Result<()> {
+    if body.len() < COPY_BODY_BELOW {
+        head.extend_from_slice(body);
+        io.write_all(head).await
+    } else {
+        io.write_all(head).await?;
+        io.write_all(body).await
+    }
+}
+
+/// The server side of one client connection.
+pub struct ServerConn {
+    pub io: TcpStream,
+    buf: BytesMut,
+    out: Vec<u8>,
+    /// The body of the current request, not yet read.
+    framing: Framing,
+    /// `100 Continue` is owed before reading the body.
+    continue_owed: bool,
+}
+
+impl ServerConn {
+    pub fn new(io: TcpStream) -> ServerConn {
+        ServerConn {
+            io,
+            buf: BytesMut::with_capacity(READ_CHUNK),
+            out: Vec::with_capacity(1024),
+            framing: Framing::None,
+            continue_owed: false,
+        }
+    }
+
+    /// Whether any bytes of a next request have arrived.
+    pub fn has_buffered(&self) -> bool {
+        !self.buf.is_empty()
+    }
+
+    /// Reads the next request head. [`ReadError::Closed`] when the client
+    /// closed the connection between requests.
+    pub async fn read_head(&mut self) -> Result<RequestHead, ReadError> {
+        loop {
+            if !self.buf.is_empty() {
+                if let Some(h) = parse_request(&mut self.buf)? {
+                    self.framing = h.framing;
+                    self.continue_owed = h.expect_continue && h.framing != Framing::None;
+                    return Ok(h);
+                }
+            }
+            if fill(&mut self.io, &mut self.buf).await? == 0 {
+                return Err(if self.buf.is_empty() {
+                    ReadError::Closed
+                } else {
+                    ReadError::Malformed("the connection closed inside a request head".to_string())
+                });
+            }
+        }
+    }
+
+    /// Waits until the first byte of a next request is here (or the end of
+    /// the stream); it is then read with [`ServerConn::read_head`].
+    pub async fn wait_request(&mut self) -> io::Result<bool> {
+        if !self.buf.is_empty() {
+            return Ok(true);
+        }
+        Ok(fill(&mut self.io, &mut self.buf).await? > 0)
+    }
+
+    /// Whether the current request's body has been read whole.
+    pub fn body_done(&self) -> bool {
+        self.framing == Framing::None
+    }
+
+    /// Reads the current request's body whole, at most `max` bytes.
+    pub async fn read_body(&mut self, max: usize) -> Result<Bytes, ReadError> {
+        if self.framing == Framing::None {
+            return Ok(Bytes::new());
+        }
+        if self.continue_owed {
+            self.continue_owed = false;
+            self.io.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await?;
+        }
+        let body = read_framed(&mut self.io, &mut self.buf, self.framing, max).await?;
+        self.framing = Framing::None;
+        Ok(body)
+    }
+
+    /// Reads and discards up to `max` bytes of what is left of the body, so
+    /// that a client still sending receives the answer rather than a reset.
+    /// Returns whether the body was read to its end.
+    pub async fn discard_body(&mut self, max: usize) -> bool {
+        if self.framing == Framing::None {
+            return true;
+        }
+        if self.continue_owed {
+            // The client has not sent the body and will not: nothing to read.
+            return false;
+        }
+        let mut left = max;
+        match self.framing {
+            Framing::Length(mut n) => {
+                while n > 0 && left > 0 {
+                    if self.buf.is_empty() {
+                        match fill(&mut self.io, &mut self.buf).await {
+                            Ok(0) | Err(_) => return false,
+                            Ok(_) => {}
+                        }
+                    }
+                    let take = (self.buf.len() as u64).min(n) as usize;
+                    let _ = self.buf.split_to(take);
+                    n -= take as u64;
+                    left = left.saturating_sub(take);
+                    self.framing = Framing::Length(n);
+                }
+                if n == 0 {
+                    self.framing = Framing::None;
+                    true
+                } else {
+                    false
+                }
+            }
+            _ => {
+                // Chunked: read (and drop) chunks as they come.
+                loop {
+                    match next_chunk(&self.buf) {
+                        Err(_) => return false,
+                        Ok(Chunk::End { consumed }) => {
+                            let _ = self.buf.split_to(consumed);
+                            self.framing = Framing::None;
+                            return true;
+                        }
+                        Ok(Chunk::Data { n, consumed, .. }) => {
+                            let _ = self.buf.split_to(consumed);
+                            if n >= left {
+                                return false;
+                            }
+                            left -= n;
+                        }
+                        Ok(Chunk::More) => {
+                            if self.buf.len() > left {
+                                return false;
+                            }
+                            match fill(&mut self.io, &mut self.buf).await {
+                                Ok(0) | Err(_) => return false,
+                                Ok(_) => {}
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes a response; `close` adds `Connection: close`.
+    pub async fn write_response(
+        &mut self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        head_request: bool,
+        close: bool,
+    ) -> io::Result<()> {
+        let mut out = std::mem::take(&mut self.out);
+        out.clear();
+        encode_response(&mut out, status, headers, body.len(), close);
+        let body = if head_request { &[][..] } else { body };
+        let res = write_message(&mut self.io, &mut out, body).await;
+        if out.capacity() <= 64 * 1024 {
+            self.out = out;
+        }
+        res
+    }
+
+    /// Writes a bare error answer (a head that could not be read).
+    pub async fn write_error(&mut self, status: StatusCode, message: &str) -> io::Result<()> {
+        let body = format!(
+            "{{\"error\":{{\"code\":\"BadRequest\",\"message\":{}}}}}",
+            serde_json::Value::String(message.to_string())
+        );
+        let mut h = HeaderMap::new();
+        h.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        self.write_response(status, &h, body.as_bytes(), false, true)
+            .await
+    }
+}
+
+/// A response read whole.
+#[derive(Debug)]
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    /// The connection can carry another request.
+    pub reusable: bool,
+}
+
+/// The client side of one connection to the model server.
+pub struct ClientConn {
+    io: TcpStream,
+    buf: BytesMut,
+    out: Vec<u8>,
+    /// When the connection last finished a request.
+    pub idle_since: std::time::Instant,
+}
+
+impl ClientConn {
+    pub fn new(io: TcpStream) -> ClientConn {
+        ClientConn {
+            io,
+            buf: BytesMut::with_capacity(READ_CHUNK),
+            out: Vec::with_capacity(1024),
+            idle_since: std::time::Instant::now(),
+        }
+    }
+
+    /// Whether an idle connection is still usable: nothing arrived on it
+    /// (neither bytes nor the close). Costs no system call while the socket
+    /// has not been reported readable.
+    pub fn still_open(&mut self) -> bool {
+        let mut probe = [0u8; 1];
+        match self.io.try_read(&mut probe) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.buf.is_empty(),
+            _ => false,
+        }
+    }
+
+    /// Sends a request (`headers` must hold Host; Content-Length is added).
+    pub async fn send(
+        &mut self,
+        method: &Method,
+        path_and_query: &str,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> io::Result<()> {
+        let mut out = std::mem::take(&mut self.out);
+        out.clear();
+        out.extend_from_slice(method.as_str().as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(path_and_query.as_bytes());
+        out.extend_from_slice(b" HTTP/1.1\r\n");
+        for (name, value) in headers {
+            out.extend_from_slice(name.as_str().as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        if !body.is_empty() || method == Method::POST || method == Method::PUT {
+            let _ = write!(out, "content-length: {}\r\n", body.len());
+        }
+        out.extend_from_slice(b"\r\n");
+        let res = write_message(&mut self.io, &mut out, body).await;
+        if out.capacity() <= 64 * 1024 {
+            self.out = out;
+        }
+        res
+    }
+
+    /// Reads the whole response to a request sent with [`ClientConn::send`]
+    /// (`1xx` answers are skipped), at most `max` body bytes.
+    pub async fn read_response(
+        &mut self,
+        head_request: bool,
+        max: usize,
+    ) -> Result<Response, ReadError> {
+        let head = loop {
+            if !self.buf.is_empty() {
+                if let Some(h) = parse_response(&mut self.buf, head_request)? {
+                    if h.status.is_informational() {
+                        continue;
+                    }
+                    break h;
+                }
+            }
+            if fill(&mut self.io, &mut self.buf).await? == 0 {
+                return Err(if self.buf.is_empty() {
+                    ReadError::Closed
+                } else {
+                    ReadError::Malformed("the connection closed inside a response head".to_string())
+                });
+            }
+        };
+        let body = read_framed(&mut self.io, &mut self.buf, head.framing, max).await?;
+        self.idle_since = std::time::Instant::now();
+        Ok(Response {
+            status: head.status,
+            headers: head.headers,
+            body,
+            reusable: head.keep_alive && self.buf.is_empty(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(s: &[u8]) -> Result<Option<RequestHead>, ReadError> {
+        let mut b = BytesMut::from(s);
+        parse_request(&mut b)
+    }
+
+    #[test]
+    fn request_heads_are_parsed_with_their_framing() {
+        let h = req(b"POST /endpoints/m/invocations?x=1 HTTP/1.1\r\nHost: a\r\nContent-Type: text/csv\r\nContent-Length: 3\r\n\r\n1,2")
+            .unwrap()
+            .unwrap();
+        assert_eq!(h.method, Method::POST);
+        assert_eq!(h.uri.path(), "/endpoints/m/invocations");
+        assert_eq!(h.uri.query(), Some("x=1"));
+        assert_eq!(h.headers["content-type"], "text/csv");
+        assert_eq!(h.framing, Framing::Length(3));
+        assert!(h.keep_alive);
+        let h = req(b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\nExpect: 100-continue\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!(h.framing, Framing::Chunked);
+        assert!(!h.keep_alive && h.expect_continue);
+        let h = req(b"GET /ping HTTP/1.0\r\n\r\n").unwrap().unwrap();
+        assert!(!h.keep_alive);
+        let h = req(b"GET /ping HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert!(h.keep_alive);
+        assert!(req(b"POST / HTTP/1.1\r\nHost: a\r\n").unwrap().is_none());
+    }
+
+    #[test]
+    fn bad_request_heads_are_errors() {
+        for bad in [
+            &b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n"[..],
+            b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+            b"POST / HTTP/1.1\r\nBad Header: 1\r\n\r\n",
+            b"\x00\x01\x02 / HTTP/1.1\r\n\r\n",
+            b"POST / HTTP/9.9\r\n\r\n",
+        ] {
+            assert!(
+                matches!(req(bad), Err(ReadError::Malformed(_))),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let mut many = b"GET / HTTP/1.1\r\n".to_vec();
+        for i in 0..=MAX_HEADERS {
+            many.extend_from_slice(format!("x-{i}: 1\r\n").as_bytes());
+        }
+        many.extend_from_slice(b"\r\n");
+        assert!(matches!(req(&many), Err(ReadError::HeadTooLarge)));
+        let mut long = b"GET / HTTP/1.1\r\nx: ".to_vec();
+        long.resize(MAX_HEAD_BYTES + 10, b'a');
+        assert!(matches!(req(&long), Err(ReadError::HeadTooLarge)));
+    }
+
+    #[test]
+    fn response_heads_choose_their_framing() {
+        let parse = |s: &[u8], head: bool| {
+            let mut b = BytesMut::from(s);
+            parse_response(&mut b, head).unwrap().unwrap()
+        };
+        let r = parse(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", false);
+        assert_eq!(
+            (r.status, r.framing, r.keep_alive),
+            (StatusCode::OK, Framing::Length(5), true)
+        );
+        let r = parse(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n", true);
+        assert_eq!(r.framing, Framing::None);
+        let r = parse(b"HTTP/1.1 200 OK\r\n\r\n", false);
+        assert_eq!((r.framing, r.keep_alive), (Framing::Close, false));
+        let r = parse(b"HTTP/1.1 204 No Content\r\n\r\n", false);
+        assert_eq!((r.framing, r.keep_alive), (Framing::None, true));
+        let r = parse(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", false);
+        assert_eq!((r.framing, r.keep_alive), (Framing::None, true));
+        let r = parse(b"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n", false);
+        assert!(!r.keep_alive);
+        let r = parse(
+            b"HTTP/1.1 500 Oops\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+            false,
+        );
+        assert_eq!((r.framing, r.keep_alive), (Framing::Chunked, false));
+        let mut b = BytesMut::from(&b"garbage\r\n\r\n"[..]);
+        assert!(matches!(
+            parse_response(&mut b, false),
+            Err(ReadError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn chunks_are_decoded_and_bounded() {
+        let body =
+            b"4\r\nWiki\r\n5;ext=1\r\npedia\r\nE\r\n in\r\n\r\nchunks.\r\n0\r\nX-T: 1\r\n\r\nNEXT";
+        let mut buf = &body[..];
+        let mut out = Vec::new();
+        loop {
+            match next_chunk(buf).unwrap() {
+                Chunk::Data { at, n, consumed } => {
+                    out.extend_from_slice(&buf[at..at + n]);
+                    buf = &buf[consumed..];
+                }
+                Chunk::End { consumed } => {
+                    assert_eq!(&buf[consumed..], b"NEXT");
+                    break;
+                }
+                Chunk::More => panic!("whole body given"),
+            }
+        }
+        assert_eq!(out, b"Wikipedia in\r\n\r\nchunks.");
+        // Incomplete input asks for more; bad input is an error.
+        assert!(matches!(next_chunk(b"4\r\nWi"), Ok(Chunk::More)));
+        assert!(matches!(next_chunk(b"4"), Ok(Chunk::More)));
+        assert!(matches!(next_chunk(b"0\r\nX: 1\r\n"), Ok(Chunk::More)));
+        for bad in [
+            &b"zz\r\n"[..],
+            b"\r\n",
+            b"4\r\nWikiXX",
+            b"ffffffffffffffffff\r\n",
+        ] {
+            assert!(
+                next_chunk(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let long = vec![b'1'; MAX_CHUNK_LINE + 10];
+        assert!(next_chunk(&long).is_err());
+    }
+
+    #[test]
+    fn responses_are_encoded_with_their_length() {
+        let mut out = Vec::new();
+        let mut h = HeaderMap::new();
+        h.insert("content-type", HeaderValue::from_static("text/csv"));
+        encode_response(&mut out, StatusCode::OK, &h, 6, false);
+        assert_eq!(
+            out,
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/csv\r\ncontent-length: 6\r\n\r\n"
+        );
+        out.clear();
+        encode_response(&mut out, StatusCode::NO_CONTENT, &HeaderMap::new(), 0, true);
+        assert_eq!(out, b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n");
+    }
+
+    /// Every prefix and every one-byte change of real messages: an answer or
+    /// an error, never a panic.
+    #[test]
+    fn mutated_messages_never_panic() {
+        let msgs: [&[u8]; 3] = [
+            b"POST /endpoints/m/invocations HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\n1,2",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            b"5\r\nhello\r\n0\r\n\r\n",
+        ];
+        for m in msgs {
+            for cut in 0..=m.len() {
+                for flip in 0..m.len() {
+                    let mut v = m[..cut].to_vec();
+                    if flip < v.len() {
+                        v[flip] ^= 0x5a;
+                    }
+                    let _ = parse_request(&mut BytesMut::from(&v[..]));
+                    let _ = parse_response(&mut BytesMut::from(&v[..]), false);
+                    let _ = next_chunk(&v);
+                }
+            }
+        }
+    }
+}
