@@ -8,14 +8,24 @@
 #   bench/proxy.sh                          # full run (defaults below)
 #   RATES="1000" DURATION=3 bench/proxy.sh  # quick run
 #   TARGETS="direct proxy" bench/proxy.sh   # a subset
+#   PIN=none bench/proxy.sh                 # every process on every core
 #
 # Targets:
 #   direct           the model server itself (mw-loadgen upstream)
 #   nginx            nginx (Debian package) reverse proxy, upstream keep-alive
 #   proxy            modelwatch proxy, metrics to the server, 100% capture to the server
+#   proxy-dir        modelwatch proxy, metrics to the server, 100% capture to a local folder
 #   proxy-nocapture  modelwatch proxy, metrics only
 # nginx runs when the `nginx` binary is installed; otherwise its rows are
 # marked "not measured".
+#
+# PIN=sut (the default on 2 or more cores) gives the proxy under test (nginx
+# or modelwatch proxy) the last core to itself and runs the load generator,
+# the model server and the modelwatch server on the others, as a sidecar is
+# deployed (its own CPU; clients and the monitoring server elsewhere). nginx
+# then runs one worker per core it has, and modelwatch proxy one serving
+# thread per core (its default). PIN=none shares every core among all
+# processes. Each layout writes its own section of bench/RESULTS.md.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,10 +38,17 @@ DURATION="${DURATION:-10}"          # measured seconds per run
 WARMUP="${WARMUP:-2}"               # unmeasured seconds before each run
 CONNECTIONS="${CONNECTIONS:-64}"    # keep-alive connections of the generator
 REPEATS="${REPEATS:-3}"             # runs per target and rate, interleaved; medians reported
-TARGETS="${TARGETS:-direct nginx proxy proxy-nocapture}"
+TARGETS="${TARGETS:-direct nginx proxy proxy-dir proxy-nocapture}"
 STEP_TIMEOUT="${STEP_TIMEOUT:-120}"
 WAL_SYNC="${WAL_SYNC:-always}"      # the server's durability while it stores captures
-CMDLINE="RATES=\"$RATES\" DURATION=$DURATION WARMUP=$WARMUP CONNECTIONS=$CONNECTIONS REPEATS=$REPEATS TARGETS=\"$TARGETS\" WAL_SYNC=$WAL_SYNC bench/proxy.sh"
+NCPU="$(nproc)"
+if [ "$NCPU" -ge 2 ]; then PIN="${PIN:-sut}"; else PIN="${PIN:-none}"; fi
+case "$PIN" in
+    sut) SUT_CPUS="$((NCPU - 1))"; REST_CPUS="0-$((NCPU - 2))"; NGINX_WORKERS=1 ;;
+    none) SUT_CPUS="0-$((NCPU - 1))"; REST_CPUS="$SUT_CPUS"; NGINX_WORKERS=auto ;;
+    *) echo "PIN must be sut or none" >&2; exit 2 ;;
+esac
+CMDLINE="RATES=\"$RATES\" DURATION=$DURATION WARMUP=$WARMUP CONNECTIONS=$CONNECTIONS REPEATS=$REPEATS TARGETS=\"$TARGETS\" WAL_SYNC=$WAL_SYNC PIN=$PIN bench/proxy.sh"
 
 log() { printf '[proxy-bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -81,27 +98,28 @@ LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- the model server and the modelwatch server ------------------------------
 UP_PORT=$(free_port)
-"$LG" upstream --listen "127.0.0.1:$UP_PORT" > "$OUT/upstream.out" 2> "$OUT/upstream.err" &
+taskset -c "$REST_CPUS" "$LG" upstream --listen "127.0.0.1:$UP_PORT" > "$OUT/upstream.out" 2> "$OUT/upstream.err" &
 PIDS+=($!)
 wait_port "$UP_PORT"
 
 SRV_PORT=$(free_port)
-"$MW" server --listen "127.0.0.1:$SRV_PORT" --data-dir "$OUT/server-data" --wal-sync "$WAL_SYNC" \
+taskset -c "$REST_CPUS" "$MW" server --listen "127.0.0.1:$SRV_PORT" --data-dir "$OUT/server-data" --wal-sync "$WAL_SYNC" \
     > "$OUT/server.out" 2> "$OUT/server.err" &
 PIDS+=($!)
 wait_port "$SRV_PORT"
 
 start_proxy() { # name port extra-args...
     local name="$1" port="$2"; shift 2
-    "$MW" proxy --listen "127.0.0.1:$port" --upstream "http://127.0.0.1:$UP_PORT" --endpoint bench \
+    taskset -c "$SUT_CPUS" "$MW" proxy --listen "127.0.0.1:$port" --upstream "http://127.0.0.1:$UP_PORT" --endpoint bench \
         --server "http://127.0.0.1:$SRV_PORT" --capture-buffer-dir "$OUT/$name-buffer" --log warn "$@" \
         > "$OUT/$name.out" 2> "$OUT/$name.err" &
     PIDS+=($!)
     wait_port "$port"
 }
 
-PX_PORT=$(free_port); PXN_PORT=$(free_port); NG_PORT=$(free_port)
+PX_PORT=$(free_port); PXN_PORT=$(free_port); PXD_PORT=$(free_port); NG_PORT=$(free_port)
 case " $TARGETS " in *" proxy "*) start_proxy proxy "$PX_PORT" --capture-percent 100 ;; esac
+case " $TARGETS " in *" proxy-dir "*) start_proxy proxy-dir "$PXD_PORT" --capture-percent 100 --capture-dir "$OUT/proxy-dir-captures" ;; esac
 case " $TARGETS " in *" proxy-nocapture "*) start_proxy proxy-nocapture "$PXN_PORT" ;; esac
 
 NGINX_VERSION="not installed"
@@ -109,7 +127,7 @@ if [ -n "$NGINX" ] && [[ " $TARGETS " == *" nginx "* ]]; then
     NGINX_VERSION="$("$NGINX" -v 2>&1 | sed 's/^nginx version: //')"
     mkdir -p "$OUT/nginx"
     cat > "$OUT/nginx/nginx.conf" <<CONF
-worker_processes auto;
+worker_processes $NGINX_WORKERS;
 daemon off;
 pid $OUT/nginx/nginx.pid;
 error_log $OUT/nginx/error.log warn;
@@ -133,7 +151,7 @@ http {
     }
 }
 CONF
-    "$NGINX" -p "$OUT/nginx" -c "$OUT/nginx/nginx.conf" > "$OUT/nginx.out" 2> "$OUT/nginx.err" &
+    taskset -c "$SUT_CPUS" "$NGINX" -p "$OUT/nginx" -c "$OUT/nginx/nginx.conf" > "$OUT/nginx.out" 2> "$OUT/nginx.err" &
     PIDS+=($!)
     wait_port "$NG_PORT"
 fi
@@ -151,10 +169,11 @@ run() { # target rate
             url="http://127.0.0.1:$NG_PORT"; path=/invocations ;;
         proxy) url="http://127.0.0.1:$PX_PORT"; path=/endpoints/bench/invocations ;;
         proxy-nocapture) url="http://127.0.0.1:$PXN_PORT"; path=/endpoints/bench/invocations ;;
+        proxy-dir) url="http://127.0.0.1:$PXD_PORT"; path=/endpoints/bench/invocations ;;
         *) die "unknown target $target" ;;
     esac
     log "$target at $rate req/s for ${DURATION}s (run $rep of $REPEATS)"
-    timeout "$STEP_TIMEOUT" "$LG" rate --url "$url" --path "$path" --rate "$rate" --duration "$DURATION" \
+    timeout "$STEP_TIMEOUT" taskset -c "$REST_CPUS" "$LG" rate --url "$url" --path "$path" --rate "$rate" --duration "$DURATION" \
         --warmup "$WARMUP" --connections "$CONNECTIONS" --label "$target" >> "$RESULTS" \
         || die "load generator failed for $target at $rate"
 }
@@ -167,17 +186,21 @@ for rep in $(seq 1 "$REPEATS"); do
 done
 
 # what the capturing proxy did with its records
-CAPTURE_STATS="{}"
-if [[ " $TARGETS " == *" proxy "* ]]; then
-    sleep 2
-    CAPTURE_STATS="$(python3 -c "
+capture_stats() { # port
+    python3 -c "
 import json, urllib.request
-print(json.dumps(json.load(urllib.request.urlopen('http://127.0.0.1:$PX_PORT/_modelwatch/stats'))['capture']))")"
-fi
+print(json.dumps(json.load(urllib.request.urlopen('http://127.0.0.1:$1/_modelwatch/stats'))['capture']))"
+}
+CAPTURE_STATS="{}"
+CAPTURE_DIR_STATS="{}"
+sleep 2
+[[ " $TARGETS " == *" proxy "* ]] && CAPTURE_STATS="$(capture_stats "$PX_PORT")"
+[[ " $TARGETS " == *" proxy-dir "* ]] && CAPTURE_DIR_STATS="$(capture_stats "$PXD_PORT")"
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 python3 "$BENCH/proxy_report.py" --results "$RESULTS" --rates "$RATES" --duration "$DURATION" \
     --warmup "$WARMUP" --connections "$CONNECTIONS" --repeats "$REPEATS" --nginx "$NGINX_VERSION" --capture "$CAPTURE_STATS" \
+    --capture-dir "$CAPTURE_DIR_STATS" --pin "$PIN" --sut-cpus "$SUT_CPUS" --rest-cpus "$REST_CPUS" \
     --commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" --load-before "$LOAD_BEFORE" \
     --load-after "$LOAD_AFTER" --wal-sync "$WAL_SYNC" --command "$CMDLINE" --out "$BENCH/RESULTS.md"
-log "wrote the Sidecar section of bench/RESULTS.md"
+log "wrote the Sidecar ($PIN) section of bench/RESULTS.md"

@@ -137,8 +137,8 @@ pub struct ProxyArgs {
     /// Local capture files rotate at this size (and every hour)
     #[arg(long, default_value_t = 64 * 1024 * 1024)]
     pub capture_file_bytes: u64,
-    /// Milliseconds between emptyings of the capture queue (records are sent in batches)
-    #[arg(long, default_value_t = 500)]
+    /// Milliseconds between emptyings of the capture buffers (records are sent in batches)
+    #[arg(long, default_value_t = 100)]
     pub capture_flush_ms: u64,
     /// Do not fsync local capture files after each batch
     #[arg(long)]

@@ -1,11 +1,14 @@
 //! Data capture off the request path.
 //!
-//! The request path only decides whether to sample and, after the model
-//! answered, hands the bodies (reference-counted, not copied) to
-//! [`Capture::submit`]. That never waits: when the in-memory queue holds
-//! more than its byte bound the record is dropped and counted. One
-//! background task ([`run_worker`]) empties the queue every flush interval,
-//! encodes SageMaker records and hands each batch to the sink:
+//! The request path only decides whether to sample and, once the answer
+//! has been written to the client, encodes the SageMaker record into its
+//! serving thread's own buffer ([`Capture::submit`]: a microsecond or two,
+//! spread evenly over requests, under a lock nobody else takes except
+//! the worker for a swap). That never waits: when the buffers hold more
+//! than their byte bound the record is dropped and counted. One background
+//! task ([`run_worker`]) takes the buffers every flush interval (a swap,
+//! no encoding: so no burst of work on the serving threads' cores) and
+//! hands each batch to the sink:
 //!
 //! - a local directory: `<dir>/<endpoint>/<variant>/yyyy/mm/dd/HH/*.jsonl`
 //!   through [`mw_capture::RotatingWriter`];
@@ -29,6 +32,12 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
+
+/// Records encoded by one serving thread, waiting for the worker.
+#[derive(Default)]
+struct Pending {
+    batch: Batch,
+}
 
 /// Where captured records go.
 #[derive(Debug, Clone)]
@@ -91,36 +100,59 @@ impl Item {
     }
 }
 
-/// The request path's handle (one clone per serving thread).
-#[derive(Clone)]
+/// The request path's handle; each serving thread takes its own with
+/// [`Capture::for_thread`].
 pub struct Capture {
     sampler: Sampler,
     pub input: bool,
     pub output: bool,
     queue_bytes: usize,
-    tx: mpsc::UnboundedSender<Item>,
+    types: ContentTypes,
+    /// This handle's buffer (also in `all`, where the worker finds it).
+    pending: Arc<Mutex<Pending>>,
+    all: Arc<Mutex<Vec<Arc<Mutex<Pending>>>>>,
+    /// Never sent on: the worker stops once every handle is gone.
+    _alive: mpsc::UnboundedSender<()>,
     pub stats: Arc<CaptureStats>,
 }
 
 impl Capture {
+    /// A handle with a buffer of its own (one per serving thread).
+    pub fn for_thread(&self) -> Capture {
+        let pending = Arc::new(Mutex::new(Pending::default()));
+        self.all.lock().push(pending.clone());
+        Capture {
+            sampler: self.sampler.clone(),
+            input: self.input,
+            output: self.output,
+            queue_bytes: self.queue_bytes,
+            types: self.types.clone(),
+            pending,
+            all: self.all.clone(),
+            _alive: self._alive.clone(),
+            stats: self.stats.clone(),
+        }
+    }
+
     /// Whether this invocation is captured (decided before it runs).
     pub fn sample(&self) -> bool {
         self.sampler.sample()
     }
 
-    /// Queues a record; drops (and counts) it when the queue is full.
+    /// Encodes a record into this thread's buffer; drops (and counts) it
+    /// when the buffers are full.
     pub fn submit(&self, item: Item) {
         let cost = item.cost();
-        let prev = self.stats.queued_bytes.fetch_add(cost, Ordering::AcqRel);
-        if prev + cost > self.queue_bytes {
-            self.stats.queued_bytes.fetch_sub(cost, Ordering::AcqRel);
+        if self.stats.queued_bytes.load(Ordering::Relaxed) + cost > self.queue_bytes {
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
             return;
         }
-        if self.tx.send(item).is_err() {
-            self.stats.queued_bytes.fetch_sub(cost, Ordering::AcqRel);
-            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-        }
+        let mut p = self.pending.lock();
+        let before = p.batch.jsonl.len();
+        encode_into(&mut p.batch, &item, &self.types);
+        // Counted under the lock, so the worker's swap takes exactly what was counted.
+        let added = p.batch.jsonl.len() - before;
+        self.stats.queued_bytes.fetch_add(added, Ordering::Relaxed);
     }
 }
 
@@ -146,6 +178,8 @@ pub fn start(
 ) -> crate::Result<(Capture, impl std::future::Future<Output = ()>)> {
     let (tx, rx) = mpsc::unbounded_channel();
     let stats = Arc::new(CaptureStats::default());
+    let pending = Arc::new(Mutex::new(Pending::default()));
+    let all = Arc::new(Mutex::new(vec![pending.clone()]));
     let sink = match &cfg.destination {
         Destination::Dir(root) => {
             mw_capture::layout::validate_name("endpoint name", endpoint)?;
@@ -179,90 +213,118 @@ pub fn start(
         input: cfg.input,
         output: cfg.output,
         queue_bytes: cfg.queue_bytes,
-        tx,
+        types: cfg.content_types.clone(),
+        pending,
+        all: all.clone(),
+        _alive: tx,
         stats: stats.clone(),
     };
-    let worker = run_worker(rx, sink, stats, cfg.clone());
+    let worker = run_worker(rx, all, sink, stats, cfg.clone());
     Ok((handle, worker))
 }
 
 /// An encoded batch: JSONL and each record's time and line range.
+#[derive(Default)]
 struct Batch {
     jsonl: Vec<u8>,
     lines: Vec<(i64, usize, usize)>,
 }
 
-fn encode(items: &[Item], types: &ContentTypes) -> Batch {
-    let mut jsonl = Vec::with_capacity(items.iter().map(|i| i.cost() + 128).sum());
-    let mut lines = Vec::with_capacity(items.len());
-    for it in items {
-        let start = jsonl.len();
-        let id = mw_capture::ids::uuid_v4();
-        encode_event(
-            &mut jsonl,
-            &Event {
-                input: it.input.as_ref().map(|(ct, b)| Observed {
-                    content_type: ct,
-                    body: b,
-                }),
-                output: it.output.as_ref().map(|(ct, b)| Observed {
-                    content_type: ct,
-                    body: b,
-                }),
-                event_id: &id,
-                inference_id: it.inference_id.as_deref(),
-                custom_attributes: it.custom_attributes.as_deref(),
-                inference_time_ms: it.time_ms,
-            },
-            types,
-        );
-        lines.push((it.time_ms, start, jsonl.len()));
+impl Batch {
+    /// Appends `other`'s records.
+    fn append(&mut self, other: &Batch) {
+        let base = self.jsonl.len();
+        self.jsonl.extend_from_slice(&other.jsonl);
+        self.lines
+            .extend(other.lines.iter().map(|(t, a, b)| (*t, a + base, b + base)));
     }
-    Batch { jsonl, lines }
+
+    /// Splits off the first records, at most `records` of them and about
+    /// `bytes` (at least one record).
+    fn split_front(&mut self, records: usize, bytes: usize) -> Batch {
+        let mut n = 0;
+        while n < self.lines.len() && n < records.max(1) {
+            if n > 0 && self.lines[n].2 > bytes {
+                break;
+            }
+            n += 1;
+        }
+        let end = self.lines.get(n.wrapping_sub(1)).map_or(0, |l| l.2);
+        let rest_jsonl = self.jsonl.split_off(end);
+        let rest_lines: Vec<_> = self
+            .lines
+            .split_off(n)
+            .into_iter()
+            .map(|(t, a, b)| (t, a - end, b - end))
+            .collect();
+        Batch {
+            jsonl: std::mem::replace(&mut self.jsonl, rest_jsonl),
+            lines: std::mem::replace(&mut self.lines, rest_lines),
+        }
+    }
+}
+
+/// Appends the SageMaker record of `it` to `batch`.
+fn encode_into(batch: &mut Batch, it: &Item, types: &ContentTypes) {
+    let start = batch.jsonl.len();
+    let id = mw_capture::ids::uuid_v4();
+    encode_event(
+        &mut batch.jsonl,
+        &Event {
+            input: it.input.as_ref().map(|(ct, b)| Observed {
+                content_type: ct,
+                body: b,
+            }),
+            output: it.output.as_ref().map(|(ct, b)| Observed {
+                content_type: ct,
+                body: b,
+            }),
+            event_id: &id,
+            inference_id: it.inference_id.as_deref(),
+            custom_attributes: it.custom_attributes.as_deref(),
+            inference_time_ms: it.time_ms,
+        },
+        types,
+    );
+    batch.lines.push((it.time_ms, start, batch.jsonl.len()));
 }
 
 async fn run_worker(
-    mut rx: mpsc::UnboundedReceiver<Item>,
+    mut alive: mpsc::UnboundedReceiver<()>,
+    all: Arc<Mutex<Vec<Arc<Mutex<Pending>>>>>,
     mut sink: Sink,
     stats: Arc<CaptureStats>,
     cfg: CaptureConfig,
 ) {
-    // The worker never waits on the queue itself: it wakes every `linger` and
-    // takes what is there. So the request path's send never has a sleeping
-    // receiver to wake, which would cost it a system call per request.
     let mut tick = tokio::time::interval(cfg.linger.max(Duration::from_millis(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_retry = tokio::time::Instant::now();
     let mut closed = false;
     while !closed {
         tick.tick().await;
-        loop {
-            let mut items = Vec::new();
-            let mut bytes = 0usize;
-            while items.len() < cfg.batch_records && bytes < cfg.batch_bytes {
-                match rx.try_recv() {
-                    Ok(i) => {
-                        bytes += i.cost();
-                        items.push(i);
-                    }
-                    Err(mpsc::error::TryRecvError::Empty) => break,
-                    Err(mpsc::error::TryRecvError::Disconnected) => {
-                        closed = true;
-                        break;
-                    }
-                }
+        // Checked before taking the buffers: whatever the last handle
+        // encoded before it went is in them.
+        closed = matches!(
+            alive.try_recv(),
+            Err(mpsc::error::TryRecvError::Disconnected)
+        );
+        let mut batch = Batch::default();
+        let buffers: Vec<_> = all.lock().clone();
+        for b in buffers {
+            // A swap under the lock; the copy happens outside it.
+            let taken = std::mem::take(&mut b.lock().batch);
+            if batch.lines.is_empty() {
+                batch = taken;
+            } else {
+                batch.append(&taken);
             }
-            if items.is_empty() {
-                break;
-            }
-            stats.queued_bytes.fetch_sub(bytes, Ordering::AcqRel);
-            let full = items.len() >= cfg.batch_records || bytes >= cfg.batch_bytes;
-            let batch = encode(&items, &cfg.content_types);
-            drop(items);
-            deliver(&mut sink, batch, &stats).await;
-            if !full {
-                break;
-            }
+        }
+        stats
+            .queued_bytes
+            .fetch_sub(batch.jsonl.len(), Ordering::Relaxed);
+        while !batch.lines.is_empty() {
+            let part = batch.split_front(cfg.batch_records, cfg.batch_bytes);
+            deliver(&mut sink, part, &stats).await;
         }
         if last_retry.elapsed() >= Duration::from_secs(1) {
             last_retry = tokio::time::Instant::now();
@@ -481,6 +543,44 @@ impl Spool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn batch_of(records: &[&str]) -> Batch {
+        let mut b = Batch::default();
+        for (i, r) in records.iter().enumerate() {
+            let start = b.jsonl.len();
+            b.jsonl.extend_from_slice(r.as_bytes());
+            b.lines.push((i as i64, start, b.jsonl.len()));
+        }
+        b
+    }
+
+    fn records(b: &Batch) -> Vec<String> {
+        b.lines
+            .iter()
+            .map(|(_, a, e)| String::from_utf8(b.jsonl[*a..*e].to_vec()).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn batches_join_and_split_on_record_boundaries() {
+        let mut b = batch_of(&["a\n", "bb\n"]);
+        b.append(&batch_of(&["ccc\n", "dddd\n", "e\n"]));
+        assert_eq!(records(&b), ["a\n", "bb\n", "ccc\n", "dddd\n", "e\n"]);
+        // At most 2 records...
+        let first = b.split_front(2, 1 << 20);
+        assert_eq!(records(&first), ["a\n", "bb\n"]);
+        assert_eq!(first.jsonl, b"a\nbb\n");
+        // ...or about 5 bytes, but never none.
+        let second = b.split_front(10, 5);
+        assert_eq!(records(&second), ["ccc\n"]);
+        let third = b.split_front(10, 1);
+        assert_eq!(records(&third), ["dddd\n"]);
+        assert_eq!(records(&b), ["e\n"]);
+        assert_eq!(b.jsonl, b"e\n");
+        let last = b.split_front(10, 100);
+        assert_eq!(records(&last), ["e\n"]);
+        assert!(b.lines.is_empty() && b.jsonl.is_empty());
+    }
 
     #[tokio::test]
     async fn the_disk_buffer_keeps_whole_batches_only() {

@@ -171,7 +171,7 @@ pub async fn serve(
             ),
             metrics: metrics.shard(),
             invoked_variant: http::HeaderValue::from_str(&cfg.variant).ok(),
-            capture: capture.clone(),
+            capture: capture.as_ref().map(capture::Capture::for_thread),
             schema: cfg.schema.clone(),
             csv_types: csv_types.clone(),
             json_types: json_types.clone(),
@@ -338,7 +338,9 @@ async fn serve_h2(
     let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
         let st = state.clone();
         async move {
-            let resp = st.handle(req.map(proxy::ReqBody::H2)).await;
+            let mut captured = None;
+            let resp = st.handle(req.map(proxy::ReqBody::H2), &mut captured).await;
+            st.submit_capture(captured);
             Ok::<_, Infallible>(resp.map(Full::new))
         }
     });
@@ -412,7 +414,8 @@ async fn serve_h1(
         *req.uri_mut() = head.uri;
         *req.version_mut() = head.version;
         *req.headers_mut() = head.headers;
-        let (parts, body) = state.handle(req).await.into_parts();
+        let mut captured = None;
+        let (parts, body) = state.handle(req, &mut captured).await.into_parts();
         if !conn.body_done() {
             // Answered without reading the body: skip it, or close.
             let skipped =
@@ -425,6 +428,7 @@ async fn serve_h1(
             conn.write_response(parts.status, &parts.headers, &body, head_request, close),
         )
         .await;
+        state.submit_capture(captured);
         if !matches!(written, Ok(Ok(()))) {
             return;
         }

@@ -21,6 +21,7 @@
 //! request's arrival to the response being handed to the connection.
 
 use crate::capture::{Capture, Item};
+
 use crate::metrics::{Class, MetricsShard, Outcome};
 use crate::upstream::{CallError, Upstream as Pool};
 use crate::validate::{PayloadKind, Schema};
@@ -200,7 +201,14 @@ enum Upstream {
 }
 
 impl Proxy {
-    pub async fn handle(&self, req: Request<ReqBody<'_>>) -> Response<Bytes> {
+    /// Answers `req`. A sampled invocation leaves its record in `captured`,
+    /// for the caller to hand to [`Capture::submit`] once the answer is on
+    /// its way (so encoding it never delays the answer).
+    pub async fn handle(
+        &self,
+        req: Request<ReqBody<'_>>,
+        captured: &mut Option<Item>,
+    ) -> Response<Bytes> {
         let t0 = Instant::now();
         let path = req.uri().path();
         if path == "/_modelwatch/stats" {
@@ -251,8 +259,15 @@ impl Proxy {
             };
         };
         match kind {
-            Some(k) => self.invoke(req, k, t0).await,
+            Some(k) => self.invoke(req, k, t0, captured).await,
             None => self.pass_through(req).await,
+        }
+    }
+
+    /// Hands a record left by [`Proxy::handle`] to capture.
+    pub fn submit_capture(&self, captured: Option<Item>) {
+        if let (Some(item), Some(c)) = (captured, &self.capture) {
+            c.submit(item);
         }
     }
 
@@ -503,7 +518,13 @@ impl Proxy {
         }
     }
 
-    async fn invoke(&self, req: Request<ReqBody<'_>>, kind: Kind, t0: Instant) -> Response<Bytes> {
+    async fn invoke(
+        &self,
+        req: Request<ReqBody<'_>>,
+        kind: Kind,
+        t0: Instant,
+        captured: &mut Option<Item>,
+    ) -> Response<Bytes> {
         let (parts, mut body) = req.into_parts();
         if kind == Kind::Runtime {
             if let Err(r) = self.check_runtime_headers(&parts.headers) {
@@ -678,7 +699,7 @@ impl Proxy {
                 };
                 self.record(t0, Some(model), class, !ok);
                 if let (true, Some(s), Some(c)) = (ok, sampled, &self.capture) {
-                    c.submit(Item {
+                    *captured = Some(Item {
                         input: c.input.then_some((s.content_type, body)),
                         output: c.output.then(|| {
                             (
