@@ -122,7 +122,7 @@ impl Capture {
         let pending = Arc::new(Mutex::new(Pending::default()));
         self.all.lock().push(pending.clone());
         Capture {
-            sampler: self.sampler.clone(),
+            sampler: self.sampler,
             input: self.input,
             output: self.output,
             queue_bytes: self.queue_bytes,
