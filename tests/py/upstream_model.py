@@ -8,6 +8,8 @@
 
 Behaviour per request comes from the `X-Amzn-SageMaker-Custom-Attributes`
 header (`delay_ms=50,status=500`), so boto3's `CustomAttributes` drives it;
+`framing=chunked` answers with a chunked body (one chunk per byte) and
+`framing=close` with no length, ending the body by closing the connection;
 `UpstreamModel.mode` switches the whole server into a failure mode:
 "hang" (never answers), "garbage" (a non-HTTP reply), "reset" (headers and
 part of the body, then a TCP reset). Every invocation that reached the model
@@ -124,6 +126,22 @@ class _Handler(BaseHTTPRequestHandler):
             ctype, out = predict(self.headers.get("Content-Type", ""), body)
         except Exception as e:  # a bad payload reached the model
             self._send(400, "text/plain", f"cannot parse payload: {e}".encode())
+            return
+        framing = attrs.get("framing")
+        if framing in ("chunked", "close"):
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            if framing == "chunked":
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for b in out:
+                    self.wfile.write(b"1\r\n" + bytes([b]) + b"\r\n")
+                self.wfile.write(b"0\r\nX-Trailer: yes\r\n\r\n")
+            else:
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(out)
+                self.close_connection = True
             return
         self._send(200, ctype, out, {"X-Amzn-SageMaker-Custom-Attributes": "served-by=upstream-model"})
 

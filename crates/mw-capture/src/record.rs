@@ -177,7 +177,7 @@ struct MetaOut<'a> {
     event_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     inference_id: Option<&'a str>,
-    inference_time: String,
+    inference_time: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     custom_attributes: Option<&'a str>,
 }
@@ -210,6 +210,7 @@ pub fn inference_time(ms: i64) -> String {
 
 /// Appends one record and its `\n` to `out`.
 pub fn encode_event(out: &mut Vec<u8>, ev: &Event, types: &ContentTypes) {
+    let time = mw_model::time::iso8601_secs_bytes(ev.inference_time_ms);
     let rec = RecordOut {
         capture_data: DataOut {
             endpoint_input: ev.input.as_ref().map(|o| payload(o, "INPUT", types)),
@@ -218,7 +219,8 @@ pub fn encode_event(out: &mut Vec<u8>, ev: &Event, types: &ContentTypes) {
         event_metadata: MetaOut {
             event_id: ev.event_id,
             inference_id: ev.inference_id,
-            inference_time: inference_time(ev.inference_time_ms),
+            // ASCII digits and separators only.
+            inference_time: std::str::from_utf8(&time).unwrap_or_default(),
             custom_attributes: ev.custom_attributes,
         },
         event_version: EVENT_VERSION,
@@ -284,16 +286,60 @@ pub struct EventMetadata {
 /// Longest event id or inference id accepted on ingest.
 const MAX_ID: usize = 128;
 
-impl CaptureRecord {
-    /// Parses and validates one line.
-    pub fn parse(line: &[u8]) -> Result<CaptureRecord> {
-        let rec: CaptureRecord = serde_json::from_slice(line)
-            .map_err(|e| Error::invalid(format!("not a capture record: {e}")))?;
-        rec.validate()?;
-        Ok(rec)
-    }
+/// A capture record as read for checking: strings borrowed from the line
+/// where they hold no escapes, so ingest allocates nothing per record.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RecordView<'a> {
+    #[serde(borrow)]
+    capture_data: DataView<'a>,
+    #[serde(borrow)]
+    event_metadata: MetaView<'a>,
+    #[serde(borrow)]
+    event_version: Cow<'a, str>,
+}
 
-    fn validate(&self) -> Result<()> {
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DataView<'a> {
+    #[serde(default, borrow)]
+    endpoint_input: Option<PayloadView<'a>>,
+    #[serde(default, borrow)]
+    endpoint_output: Option<PayloadView<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PayloadView<'a> {
+    #[serde(borrow)]
+    observed_content_type: Cow<'a, str>,
+    #[serde(borrow)]
+    mode: Cow<'a, str>,
+    #[serde(borrow)]
+    data: Cow<'a, str>,
+    #[serde(borrow)]
+    encoding: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MetaView<'a> {
+    #[serde(borrow)]
+    event_id: Cow<'a, str>,
+    #[serde(default, borrow)]
+    inference_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    inference_time: Cow<'a, str>,
+    // Read only to be type-checked, as the owned record would.
+    #[serde(default, borrow, rename = "customAttributes")]
+    _custom_attributes: Option<Cow<'a, str>>,
+    #[serde(default, borrow, rename = "invocationSource")]
+    _invocation_source: Option<Cow<'a, str>>,
+}
+
+impl RecordView<'_> {
+    /// The record's rules; `Ok` holds `inferenceTime` in epoch milliseconds.
+    fn validate(&self) -> Result<i64> {
         if self.event_version != EVENT_VERSION {
             return Err(Error::invalid(format!(
                 "eventVersion must be \"0\", got {:?}",
@@ -324,8 +370,11 @@ impl CaptureRecord {
                 )));
             };
             if enc == Encoding::Base64 {
-                p.bytes()
-                    .map_err(|e| Error::invalid(format!("captureData.{slot}.{e}")))?;
+                base64::engine::general_purpose::STANDARD
+                    .decode(p.data.as_bytes())
+                    .map_err(|e| {
+                        Error::invalid(format!("captureData.{slot}.data is not valid base64: {e}"))
+                    })?;
             }
             if p.observed_content_type.len() > 1024 {
                 return Err(Error::invalid(format!(
@@ -346,13 +395,29 @@ impl CaptureRecord {
                 )));
             }
         }
-        if mw_model::time::parse_iso8601(&m.inference_time).is_none() {
-            return Err(Error::invalid(format!(
+        mw_model::time::parse_iso8601(&m.inference_time).ok_or_else(|| {
+            Error::invalid(format!(
                 "eventMetadata.inferenceTime {:?} is not an ISO-8601 time",
                 m.inference_time
-            )));
-        }
-        Ok(())
+            ))
+        })
+    }
+}
+
+impl CaptureRecord {
+    /// Validates one line without keeping it; returns its
+    /// `eventMetadata.inferenceTime` in epoch milliseconds.
+    pub fn check(line: &[u8]) -> Result<i64> {
+        let view: RecordView<'_> = serde_json::from_slice(line)
+            .map_err(|e| Error::invalid(format!("not a capture record: {e}")))?;
+        view.validate()
+    }
+
+    /// Parses and validates one line.
+    pub fn parse(line: &[u8]) -> Result<CaptureRecord> {
+        Self::check(line)?;
+        serde_json::from_slice(line)
+            .map_err(|e| Error::invalid(format!("not a capture record: {e}")))
     }
 
     /// `eventMetadata.inferenceTime` as epoch milliseconds (validated on parse).

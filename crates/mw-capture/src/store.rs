@@ -175,9 +175,9 @@ impl CaptureStore {
                     "a batch holds at most {MAX_BATCH_RECORDS} records"
                 )));
             }
-            let rec =
-                CaptureRecord::parse(line).map_err(|e| Error::invalid(format!("line {n}: {e}")))?;
-            batch.push((rec.inference_time_ms(), line));
+            let t =
+                CaptureRecord::check(line).map_err(|e| Error::invalid(format!("line {n}: {e}")))?;
+            batch.push((t, line));
         }
         if batch.is_empty() {
             return Err(Error::invalid("the batch holds no records"));

@@ -40,6 +40,31 @@ pub fn format_iso8601_ms(ms: i64) -> String {
     )
 }
 
+/// `YYYY-MM-DDTHH:MM:SSZ` of the second holding epoch milliseconds `ms`,
+/// as 20 ASCII bytes, without an allocation (years 0 to 9999; others are
+/// clamped to that range).
+pub fn iso8601_secs_bytes(ms: i64) -> [u8; 20] {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86400);
+    let sod = secs.rem_euclid(86400);
+    let (y, m, d) = civil_from_days(days);
+    let y = y.clamp(0, 9999);
+    let mut out = *b"0000-00-00T00:00:00Z";
+    let mut put = |at: usize, width: usize, mut v: i64| {
+        for i in (0..width).rev() {
+            out[at + i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, y);
+    put(5, 2, m);
+    put(8, 2, d);
+    put(11, 2, sod / 3600);
+    put(14, 2, (sod / 60) % 60);
+    put(17, 2, sod % 60);
+    out
+}
+
 /// Formats epoch milliseconds as `YYYY-MM-DDTHH:MM:SSZ` when whole seconds.
 pub fn format_iso8601(ms: i64) -> String {
     if ms % 1000 == 0 {
@@ -140,6 +165,26 @@ pub fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn second_stamps_match_the_formatter() {
+        for ms in [
+            0,
+            999,
+            1_000,
+            1_735_689_599_999,
+            1_764_374_400_123,
+            951_782_400_000,
+            -1,
+        ] {
+            let b = iso8601_secs_bytes(ms);
+            assert_eq!(
+                std::str::from_utf8(&b).unwrap(),
+                format_iso8601(ms.div_euclid(1000) * 1000),
+                "{ms}"
+            );
+        }
+    }
 
     #[test]
     fn round_trips_and_offsets() {

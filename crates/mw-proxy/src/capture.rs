@@ -267,7 +267,9 @@ impl Batch {
 /// Appends the SageMaker record of `it` to `batch`.
 fn encode_into(batch: &mut Batch, it: &Item, types: &ContentTypes) {
     let start = batch.jsonl.len();
-    let id = mw_capture::ids::uuid_v4();
+    let id = mw_capture::ids::uuid_v4_bytes();
+    // Hex digits and dashes only.
+    let id = std::str::from_utf8(&id).unwrap_or_default();
     encode_event(
         &mut batch.jsonl,
         &Event {
@@ -279,7 +281,7 @@ fn encode_into(batch: &mut Batch, it: &Item, types: &ContentTypes) {
                 content_type: ct,
                 body: b,
             }),
-            event_id: &id,
+            event_id: id,
             inference_id: it.inference_id.as_deref(),
             custom_attributes: it.custom_attributes.as_deref(),
             inference_time_ms: it.time_ms,

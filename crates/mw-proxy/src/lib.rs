@@ -1,26 +1,28 @@
 //! The inference sidecar: a reverse proxy in front of any HTTP model server.
 //!
-//! [`serve`] accepts HTTP/1.1 and h2c (prior knowledge) connections and hands
-//! each request to [`proxy::Proxy::handle`]:
+//! [`serve`] accepts HTTP/1.1 (the proxy's own [`h1`]) and h2c (hyper)
+//! connections and hands each request to [`proxy::Proxy::handle`]:
 //!
 //! ```text
 //! client ──▶ limits (size, time, in-flight) ──▶ validation (optional schema)
 //!        ──▶ upstream (pooled keep-alive) ──▶ response in SageMaker's shape
-//!                      │ Outcome                    │ sampled bodies (Bytes, no copy)
-//!                      ▼                            ▼
-//!              metrics::Metrics (per period)   capture::Capture queue (bounded)
-//!                      │ every flush                │ batches, off the request path
+//!                      │ Outcome                    │ sampled record, encoded after
+//!                      ▼                            ▼ the answer is written
+//!              metrics::Metrics (per period)   capture::Capture (per-thread buffer, bounded)
+//!                      │ every flush                │ swapped every flush, off the request path
 //!                      ▼                            ▼
 //!         mw_client ─▶ server /api/v1/metrics   server /api/v1/captures or a local dir
 //!                                               (disk buffer while the server is down)
 //! ```
 //!
 //! Main types: [`ProxyConfig`], [`proxy::Proxy`], [`upstream::Upstream`],
-//! [`metrics::Metrics`], [`capture::Capture`], [`validate::Schema`].
+//! [`h1::ServerConn`], [`metrics::Metrics`], [`capture::Capture`],
+//! [`validate::Schema`].
 //!
 //! Architecture invariant: the sidecar reaches the server only through
 //! `mw_client`, and capture can never fail or block an inference: the
-//! request path only samples and queues, and a full queue drops (and counts).
+//! request path only samples and encodes into memory, and full buffers drop
+//! (and count).
 
 mod error;
 

@@ -137,3 +137,28 @@ fn ground_truth_parse() {
     let e = GroundTruthRecord::parse(br#"{"groundTruthData":{"data":"1"}}"#).unwrap_err();
     assert!(e.to_string().contains("missing field"), "{e}");
 }
+
+/// Ingest's borrowed check and the owned parse accept and refuse the same
+/// lines, and agree on the time.
+#[test]
+fn check_and_parse_agree() {
+    let ok = r#"{"captureData":{"endpointInput":{"observedContentType":"text/csv","mode":"INPUT","data":"1,\"a\\nb\"","encoding":"CSV"}},"eventMetadata":{"eventId":"e1","inferenceTime":"2024-01-02T03:04:05Z","customAttributes":"x=1"},"eventVersion":"0"}"#;
+    assert_eq!(
+        CaptureRecord::check(ok.as_bytes()).unwrap(),
+        1_704_164_645_000
+    );
+    assert!(CaptureRecord::parse(ok.as_bytes()).is_ok());
+    for bad in [
+        ok.replace(r#""customAttributes":"x=1""#, r#""customAttributes":1"#),
+        ok.replace(r#""eventVersion":"0""#, r#""eventVersion":"1""#),
+        ok.replace("INPUT", "OUTPUT"),
+        ok.replace(r#""encoding":"CSV""#, r#""encoding":"BASE64""#),
+        ok.replace("2024-01-02T03:04:05Z", "yesterday"),
+        ok.replace(r#""eventId":"e1""#, r#""eventId":"""#),
+        ok.replace(r#""eventId":"e1""#, r#""eventId":7"#),
+        ok[..ok.len() - 1].to_string(),
+    ] {
+        assert!(CaptureRecord::check(bad.as_bytes()).is_err(), "{bad}");
+        assert!(CaptureRecord::parse(bad.as_bytes()).is_err(), "{bad}");
+    }
+}
