@@ -9,7 +9,7 @@ import socket
 
 import pytest
 
-from proxy_support import ENDPOINT, request, start_proxy
+from proxy_support import ENDPOINT, request, start_proxy, wait_for
 from upstream_model import UpstreamModel
 
 INVOKE = f"/endpoints/{ENDPOINT}/invocations"
@@ -178,3 +178,34 @@ def test_chunked_and_close_delimited_answers(stack, framing):
             status, headers, body = r.response()
             assert (status, body) == (200, b"42.0"), body
             assert headers["content-length"] == "4" and "transfer-encoding" not in headers
+
+
+def test_connections_are_bounded(tmp_path):
+    model = UpstreamModel().start()
+    proxy = start_proxy(tmp_path, model.url, None, "--max-connections", "2", "--threads", "1", name="bounded")
+    try:
+        held = [connect(proxy) for _ in range(2)]
+        for s in held:  # both served, and kept open
+            s.sendall(post(INVOKE, b"1,2"))
+            assert Reader(s).response()[::2] == (200, b"3.0")
+        with connect(proxy) as extra:
+            try:
+                extra.sendall(post(INVOKE, b"1,2"))
+                assert extra.recv(100) == b""
+            except ConnectionResetError:
+                pass
+        held.pop().close()
+
+        def third_served():
+            with connect(proxy) as s:
+                try:
+                    s.sendall(post(INVOKE, b"1,2"))
+                    return Reader(s).response()[::2] == (200, b"3.0")
+                except (AssertionError, ConnectionResetError, BrokenPipeError):
+                    return False
+
+        wait_for(third_served, timeout=5, what="a slot freed by a closed connection")
+        held[0].close()
+    finally:
+        proxy.stop()
+        model.stop()

@@ -95,6 +95,13 @@ pub struct ProxyArgs {
     /// Requests handled at once; more are answered 503
     #[arg(long, env = "MODELWATCH_PROXY_MAX_IN_FLIGHT", default_value_t = 1024)]
     pub max_in_flight: usize,
+    /// Client connections open at once; more are closed as they arrive
+    #[arg(
+        long,
+        env = "MODELWATCH_PROXY_MAX_CONNECTIONS",
+        default_value_t = 10_000
+    )]
+    pub max_connections: usize,
     /// A POST path of the model server that is an invocation besides
     /// /invocations (metered, validated, captured); repeatable
     #[arg(long = "invocation-path")]
@@ -152,8 +159,8 @@ pub struct ProxyArgs {
 }
 
 fn config(a: &ProxyArgs) -> anyhow::Result<ProxyConfig> {
-    if a.max_body_bytes == 0 || a.max_in_flight == 0 {
-        bail!("--max-body-bytes and --max-in-flight must be positive");
+    if a.max_body_bytes == 0 || a.max_in_flight == 0 || a.max_connections == 0 {
+        bail!("--max-body-bytes, --max-in-flight and --max-connections must be positive");
     }
     for p in &a.invocation_paths {
         if !p.starts_with('/') {
@@ -232,6 +239,7 @@ fn config(a: &ProxyArgs) -> anyhow::Result<ProxyConfig> {
             upstream_timeout: Duration::from_millis(a.upstream_timeout_ms),
             client_timeout: Duration::from_millis(a.client_timeout_ms),
             max_in_flight: a.max_in_flight,
+            max_connections: a.max_connections,
         },
         invocation_paths: a.invocation_paths.clone(),
         metrics_resolution: resolution,

@@ -34,7 +34,7 @@ pub const MAX_HEADERS: usize = 100;
 const MAX_CHUNK_LINE: usize = 4096;
 const MAX_TRAILER_BYTES: usize = 16 * 1024;
 /// Bytes asked of the socket per read.
-const READ_CHUNK: usize = 16 * 1024;
+const READ_CHUNK: usize = 8 * 1024;
 /// Bodies up to this size are copied behind the head and written with it.
 const COPY_BODY_BELOW: usize = 16 * 1024;
 
@@ -556,8 +556,9 @@ impl ServerConn {
     pub fn new(io: TcpStream) -> ServerConn {
         ServerConn {
             io,
-            buf: BytesMut::with_capacity(READ_CHUNK),
-            out: Vec::with_capacity(1024),
+            // Allocated when the first request arrives.
+            buf: BytesMut::new(),
+            out: Vec::new(),
             framing: Framing::None,
             continue_owed: false,
         }
@@ -590,11 +591,20 @@ impl ServerConn {
     }
 
     /// Waits until the first byte of a next request is here (or the end of
-    /// the stream); it is then read with [`ServerConn::read_head`].
+    /// the stream); it is then read with [`ServerConn::read_head`]. While
+    /// waiting, a connection whose buffer has grown past the usual size
+    /// gives it back, so idle connections hold little memory.
     pub async fn wait_request(&mut self) -> io::Result<bool> {
         if !self.buf.is_empty() {
             return Ok(true);
         }
+        if self.buf.capacity() > 2 * READ_CHUNK {
+            self.buf = BytesMut::new();
+        }
+        if self.out.capacity() > 2 * READ_CHUNK {
+            self.out = Vec::new();
+        }
+        self.io.readable().await?;
         Ok(fill(&mut self.io, &mut self.buf).await? > 0)
     }
 

@@ -138,6 +138,7 @@ pub async fn serve(
         }
     };
     let in_flight = Arc::new(tokio::sync::Semaphore::new(cfg.limits.max_in_flight));
+    let connections = Arc::new(tokio::sync::Semaphore::new(cfg.limits.max_connections));
     let worker = worker.map(tokio::spawn);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     if server.is_none() {
@@ -180,6 +181,7 @@ pub async fn serve(
             in_flight: in_flight.clone(),
         };
         let stop = stop_rx.clone();
+        let connections = connections.clone();
         let client_timeout = cfg.limits.client_timeout;
         let done = done_tx.clone();
         let t = std::thread::Builder::new()
@@ -195,7 +197,13 @@ pub async fn serve(
                         return;
                     }
                 };
-                rt.block_on(accept_loop(l, Arc::new(state), client_timeout, stop));
+                rt.block_on(accept_loop(
+                    l,
+                    Arc::new(state),
+                    connections,
+                    client_timeout,
+                    stop,
+                ));
                 drop(done);
             })
             .map_err(|e| Error::io("starting a serving thread", e))?;
@@ -244,6 +252,7 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 async fn accept_loop(
     listener: std::net::TcpListener,
     state: Arc<proxy::Proxy>,
+    connections: Arc<tokio::sync::Semaphore>,
     client_timeout: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
@@ -282,6 +291,13 @@ async fn accept_loop(
             },
             _ = stop.changed() => break,
         };
+        let Ok(slot) = connections.clone().try_acquire_owned() else {
+            // At the bound: closed at once (memory stays bounded, the
+            // connections already open keep being served).
+            tracing::warn!("too many client connections; closing a new one");
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let st = state.clone();
         let alive = alive_tx.clone();
@@ -294,6 +310,7 @@ async fn accept_loop(
                 serve_h1(h1::ServerConn::new(stream), &st, client_timeout, stop).await;
             }
             drop(alive);
+            drop(slot);
         });
     }
     drop(listener);

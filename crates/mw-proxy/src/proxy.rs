@@ -61,6 +61,8 @@ pub struct Limits {
     pub upstream_timeout: Duration,
     pub client_timeout: Duration,
     pub max_in_flight: usize,
+    /// Client connections open at once (all serving threads together).
+    pub max_connections: usize,
 }
 
 pub struct Proxy {
