@@ -98,7 +98,7 @@ def test_slow_bodies_time_out(chaos):
         reply = s.recv(200)
         took = time.monotonic() - t
     assert reply.startswith(b"HTTP/1.1 408"), reply
-    assert 0.4 < took < 3, took
+    assert 0.4 < took < 0.95, took  # the client timeout (0.5 s), not twice it
     # a client that never finishes its head is cut off too
     with socket.create_connection(("127.0.0.1", proxy.port), timeout=5) as s:
         s.sendall(b"POST /invocations HTTP/1.1\r\nHost: x\r\n")

@@ -436,10 +436,13 @@ async fn serve_h1(
         let mut captured = None;
         let (parts, body) = state.handle(req, &mut captured).await.into_parts();
         if !conn.body_done() {
-            // Answered without reading the body: skip it, or close.
-            let skipped =
-                tokio::time::timeout(client_timeout, conn.discard_body(MAX_SKIP_BYTES)).await;
-            close |= !matches!(skipped, Ok(true));
+            // Answered without reading the body: skip it, or close. A client
+            // that already ran out of time gets its 408 at once.
+            close |= parts.status == StatusCode::REQUEST_TIMEOUT
+                || !matches!(
+                    tokio::time::timeout(client_timeout, conn.discard_body(MAX_SKIP_BYTES)).await,
+                    Ok(true)
+                );
         }
         close |= *stop.borrow();
         let written = tokio::time::timeout(
