@@ -41,6 +41,8 @@ REPEATS="${REPEATS:-3}"             # runs per target and rate, interleaved; med
 TARGETS="${TARGETS:-direct nginx proxy proxy-dir proxy-nocapture}"
 STEP_TIMEOUT="${STEP_TIMEOUT:-120}"
 WAL_SYNC="${WAL_SYNC:-always}"      # the server's durability while it stores captures
+MAX_RATE="${MAX_RATE:-100000}"      # an offered rate no target reaches: its achieved rate is the target's most (0: skip)
+MAX_DURATION="${MAX_DURATION:-5}"
 NCPU="$(nproc)"
 if [ "$NCPU" -ge 2 ]; then PIN="${PIN:-sut}"; else PIN="${PIN:-none}"; fi
 case "$PIN" in
@@ -48,7 +50,7 @@ case "$PIN" in
     none) SUT_CPUS="0-$((NCPU - 1))"; REST_CPUS="$SUT_CPUS"; NGINX_WORKERS=auto ;;
     *) echo "PIN must be sut or none" >&2; exit 2 ;;
 esac
-CMDLINE="RATES=\"$RATES\" DURATION=$DURATION WARMUP=$WARMUP CONNECTIONS=$CONNECTIONS REPEATS=$REPEATS TARGETS=\"$TARGETS\" WAL_SYNC=$WAL_SYNC PIN=$PIN bench/proxy.sh"
+CMDLINE="RATES=\"$RATES\" DURATION=$DURATION WARMUP=$WARMUP CONNECTIONS=$CONNECTIONS REPEATS=$REPEATS TARGETS=\"$TARGETS\" WAL_SYNC=$WAL_SYNC PIN=$PIN MAX_RATE=$MAX_RATE bench/proxy.sh"
 
 log() { printf '[proxy-bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -157,8 +159,8 @@ CONF
 fi
 
 # ---- runs ------------------------------------------------------------------
-run() { # target rate
-    local target="$1" rate="$2" url path
+run() { # target rate [duration]
+    local target="$1" rate="$2" duration="${3:-$DURATION}" url path
     case "$target" in
         direct) url="http://127.0.0.1:$UP_PORT"; path=/invocations ;;
         nginx)
@@ -172,8 +174,8 @@ run() { # target rate
         proxy-dir) url="http://127.0.0.1:$PXD_PORT"; path=/endpoints/bench/invocations ;;
         *) die "unknown target $target" ;;
     esac
-    log "$target at $rate req/s for ${DURATION}s (run $rep of $REPEATS)"
-    timeout "$STEP_TIMEOUT" taskset -c "$REST_CPUS" "$LG" rate --url "$url" --path "$path" --rate "$rate" --duration "$DURATION" \
+    log "$target at $rate req/s for ${duration}s (run $rep of $REPEATS)"
+    timeout "$STEP_TIMEOUT" taskset -c "$REST_CPUS" "$LG" rate --url "$url" --path "$path" --rate "$rate" --duration "$duration" \
         --warmup "$WARMUP" --connections "$CONNECTIONS" --label "$target" >> "$RESULTS" \
         || die "load generator failed for $target at $rate"
 }
@@ -183,6 +185,11 @@ for rep in $(seq 1 "$REPEATS"); do
             run "$target" "$rate"
         done
     done
+    if [ "$MAX_RATE" -gt 0 ]; then
+        for target in $TARGETS; do
+            run "$target" "$MAX_RATE" "$MAX_DURATION"
+        done
+    fi
 done
 
 # what the capturing proxy did with its records
@@ -198,7 +205,7 @@ sleep 2
 [[ " $TARGETS " == *" proxy-dir "* ]] && CAPTURE_DIR_STATS="$(capture_stats "$PXD_PORT")"
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 
-python3 "$BENCH/proxy_report.py" --results "$RESULTS" --rates "$RATES" --duration "$DURATION" \
+python3 "$BENCH/proxy_report.py" --results "$RESULTS" --rates "$RATES" --max-rate "$MAX_RATE" --duration "$DURATION" \
     --warmup "$WARMUP" --connections "$CONNECTIONS" --repeats "$REPEATS" --nginx "$NGINX_VERSION" --capture "$CAPTURE_STATS" \
     --capture-dir "$CAPTURE_DIR_STATS" --pin "$PIN" --sut-cpus "$SUT_CPUS" --rest-cpus "$REST_CPUS" \
     --commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" --load-before "$LOAD_BEFORE" \
