@@ -117,7 +117,8 @@ def test_http_1_0_closes_unless_kept_alive(stack):
         r = Reader(s)
         for _ in range(2):
             s.sendall(b"GET /ping HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
-            assert r.response()[0] == 200
+            status, headers, _ = r.response()
+            assert status == 200 and headers["connection"] == "keep-alive"
 
 
 def test_connection_close_is_honoured(stack):
@@ -148,6 +149,9 @@ def test_a_body_answered_unread_is_skipped(stack):
     (b"THIS IS NOT HTTP\r\n\r\n", 400),
     (b"POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n", 400),
     (b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n", 400),
+    (b"POST / HTTP/1.1\r\nContent-Length: +3\r\n\r\n1,2", 400),
+    (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", 400),
+    (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
     (b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % i for i in range(200)) + b"\r\n", 431),
     (b"GET / HTTP/1.1\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n", 431),
 ])
@@ -209,3 +213,39 @@ def test_connections_are_bounded(tmp_path):
     finally:
         proxy.stop()
         model.stop()
+
+
+def test_a_huge_chunk_is_refused_before_its_data(stack):
+    model, proxy = stack
+    before = model.invocations
+    rss0 = proxy.rss_kib()
+    with connect(proxy) as s:
+        r = Reader(s)
+        # one chunk announced far beyond the 6 MB limit, then data that keeps coming
+        s.sendall(f"POST {INVOKE} HTTP/1.1\r\nHost: x\r\nContent-Type: text/csv\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  .encode() + b"fffffffffffffff\r\n")
+        try:
+            for _ in range(64):
+                s.sendall(b"1" * 65536)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        status, headers, _ = r.response()
+        assert status == 413 and headers["x-amzn-errortype"] == "ValidationError"
+    assert model.invocations == before
+    assert proxy.rss_kib() - rss0 < 16 * 1024
+
+
+def test_head_answers_keep_the_model_servers_length(stack):
+    _, proxy = stack
+    with connect(proxy) as s:
+        s.sendall(b"HEAD /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += s.recv(4096)
+        assert head.startswith(b"HTTP/1.1 200"), head
+        assert b"content-length: 2\r\n" in head.lower(), head
+        # no body follows: the next answer on the connection starts right after the head
+        s.sendall(post(INVOKE, b"1,2"))
+        r = Reader(s)
+        r.buf = head.split(b"\r\n\r\n", 1)[1]
+        assert r.response()[::2] == (200, b"3.0")

@@ -87,6 +87,15 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(404, "text/plain", b"no such route")
 
+    def do_HEAD(self):
+        # What GET /ping would answer, without its body.
+        model = self.server.model
+        body = b"ok" if model.ping_status == 200 else b"not ready"
+        self.send_response(model.ping_status if self.path == "/ping" else 404)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+
     def do_POST(self):
         model = self.server.model
         length = int(self.headers.get("Content-Length") or 0)

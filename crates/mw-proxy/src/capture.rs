@@ -148,10 +148,19 @@ impl Capture {
             return;
         }
         let mut p = self.pending.lock();
-        let before = p.batch.jsonl.len();
+        let (bytes, lines) = (p.batch.jsonl.len(), p.batch.lines.len());
         encode_into(&mut p.batch, &item, &self.types);
+        let added = p.batch.jsonl.len() - bytes;
+        // Escaping and base64 make a record larger than its bodies: the bound
+        // is checked again on what was encoded.
+        if self.stats.queued_bytes.load(Ordering::Relaxed) + added > self.queue_bytes {
+            p.batch.jsonl.truncate(bytes);
+            p.batch.lines.truncate(lines);
+            drop(p);
+            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         // Counted under the lock, so the worker's swap takes exactly what was counted.
-        let added = p.batch.jsonl.len() - before;
         self.stats.queued_bytes.fetch_add(added, Ordering::Relaxed);
     }
 }
@@ -561,6 +570,52 @@ mod tests {
             .iter()
             .map(|(_, a, e)| String::from_utf8(b.jsonl[*a..*e].to_vec()).unwrap())
             .collect()
+    }
+
+    /// The bound holds for what is encoded, which escaping makes larger
+    /// than the bodies.
+    #[test]
+    fn the_queue_bound_counts_encoded_bytes() {
+        let dir = std::env::temp_dir().join(format!("mw-capq-{}", std::process::id()));
+        let cfg = CaptureConfig {
+            percent: 100.0,
+            input: true,
+            output: false,
+            content_types: ContentTypes::default(),
+            destination: Destination::Dir(dir.clone()),
+            queue_bytes: 1500,
+            buffer_dir: dir.join("buffer"),
+            buffer_bytes: 1 << 20,
+            max_file_bytes: 1 << 20,
+            batch_records: 100,
+            batch_bytes: 1 << 20,
+            linger: Duration::from_millis(100),
+            sync: false,
+        };
+        let (handle, _worker) = start(&cfg, "ep", "v", None).unwrap();
+        let item = |body: &'static [u8]| Item {
+            input: Some(("text/csv".to_string(), Bytes::from_static(body))),
+            output: None,
+            inference_id: None,
+            custom_attributes: None,
+            time_ms: 1_700_000_000_000,
+        };
+        // 300 control bytes pass the check on their size (556 < 1500), but
+        // each encodes as six (\u0001): a record of about 2,000 bytes.
+        handle.submit(item(&[1u8; 300]));
+        assert_eq!(handle.stats.dropped.load(Ordering::Relaxed), 1);
+        assert_eq!(handle.stats.queued_bytes.load(Ordering::Relaxed), 0);
+        assert!(handle.pending.lock().batch.jsonl.is_empty());
+        // A plain record still fits, and is counted as encoded.
+        handle.submit(item(b"1,2"));
+        let p = handle.pending.lock();
+        assert_eq!(p.batch.lines.len(), 1);
+        assert_eq!(
+            handle.stats.queued_bytes.load(Ordering::Relaxed),
+            p.batch.jsonl.len()
+        );
+        drop(p);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

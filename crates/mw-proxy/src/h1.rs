@@ -139,10 +139,11 @@ fn fields(head: &Bytes, parsed: &[httparse::Header<'_>]) -> Result<Fields, ReadE
             .map_err(|_| ReadError::Malformed(format!("invalid value of header {}", h.name)))?;
         match name.as_str() {
             "content-length" => {
-                let n = std::str::from_utf8(h.value)
-                    .ok()
-                    .map(str::trim)
-                    .and_then(|s| s.parse::<u64>().ok())
+                // 1*DIGIT and nothing else (no sign, no list).
+                let v = h.value.trim_ascii();
+                let n = (!v.is_empty() && v.len() <= 19 && v.iter().all(u8::is_ascii_digit))
+                    .then(|| std::str::from_utf8(v).ok()?.parse::<u64>().ok())
+                    .flatten()
                     .ok_or_else(|| ReadError::Malformed("invalid Content-Length".to_string()))?;
                 if length.is_some_and(|l| l != n) {
                     return Err(ReadError::Malformed(
@@ -152,16 +153,11 @@ fn fields(head: &Bytes, parsed: &[httparse::Header<'_>]) -> Result<Fields, ReadE
                 length = Some(n);
             }
             "transfer-encoding" => {
-                // Only chunked, last, is understood (as RFC 9112 requires of a server).
-                let last = h
-                    .value
-                    .rsplit(|b| *b == b',')
-                    .next()
-                    .map(|t| t.trim_ascii())
-                    .unwrap_or_default();
-                if !last.eq_ignore_ascii_case(b"chunked") {
+                // Only a single `chunked` is understood: a body under another
+                // coding would be forwarded still encoded, as if plain.
+                if chunked || !h.value.trim_ascii().eq_ignore_ascii_case(b"chunked") {
                     return Err(ReadError::Malformed(format!(
-                        "unsupported Transfer-Encoding {:?}",
+                        "unsupported Transfer-Encoding {:?} (only chunked)",
                         String::from_utf8_lossy(h.value)
                     )));
                 }
@@ -355,6 +351,8 @@ async fn fill(io: &mut TcpStream, buf: &mut BytesMut) -> io::Result<usize> {
 enum Chunk {
     /// Need more bytes.
     More,
+    /// A chunk of `n` data bytes has begun; need more bytes to finish it.
+    Partial { n: usize },
     /// `n` data bytes at `buf[at..at + n]`; `consumed` bytes of `buf` in all.
     Data {
         at: usize,
@@ -377,21 +375,16 @@ fn next_chunk(buf: &[u8]) -> Result<Chunk, ReadError> {
     if eol > MAX_CHUNK_LINE {
         return Err(ReadError::Malformed("chunk-size line too long".to_string()));
     }
+    // chunk-size = 1*HEXDIG, then nothing or BWS ";" extensions (RFC 9112 §7.1).
     let line = &buf[..eol];
-    let size_part = line
-        .split(|b| *b == b';')
-        .next()
-        .unwrap_or_default()
-        .trim_ascii();
-    if size_part.is_empty() || size_part.len() > 15 {
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    let rest = line[digits..].trim_ascii_start();
+    if digits == 0 || digits > 15 || !(rest.is_empty() || rest[0] == b';') {
         return Err(ReadError::Malformed("invalid chunk size".to_string()));
     }
     let mut n: usize = 0;
-    for &c in size_part {
-        let d = (c as char)
-            .to_digit(16)
-            .ok_or_else(|| ReadError::Malformed("invalid chunk size".to_string()))?;
-        n = n * 16 + d as usize;
+    for &c in &line[..digits] {
+        n = n * 16 + (c as char).to_digit(16).unwrap_or(0) as usize;
     }
     let at = eol + 2;
     if n == 0 {
@@ -415,7 +408,7 @@ fn next_chunk(buf: &[u8]) -> Result<Chunk, ReadError> {
         }
     }
     if buf.len() < at + n + 2 {
-        return Ok(Chunk::More);
+        return Ok(Chunk::Partial { n });
     }
     if &buf[at + n..at + n + 2] != b"\r\n" {
         return Err(ReadError::Malformed(
@@ -467,7 +460,9 @@ async fn read_framed(
             let mut out = BytesMut::new();
             loop {
                 match next_chunk(buf)? {
-                    Chunk::More => {
+                    // A chunk that would pass the limit is refused before its data is read.
+                    Chunk::Partial { n } if out.len() + n > max => return Err(ReadError::TooLarge),
+                    Chunk::More | Chunk::Partial { .. } => {
                         if fill(io, buf).await? == 0 {
                             return Err(ReadError::Malformed(
                                 "the chunked body ended early".to_string(),
@@ -508,7 +503,7 @@ pub fn encode_response(
     status: StatusCode,
     headers: &HeaderMap,
     body_len: usize,
-    close: bool,
+    connection: Connection,
 ) {
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(status.as_str().as_bytes());
@@ -521,13 +516,30 @@ pub fn encode_response(
         out.extend_from_slice(value.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    if status != StatusCode::NO_CONTENT && !status.is_informational() {
+    // HEAD and 304 answers carry the length the model server gave, if any.
+    if status != StatusCode::NO_CONTENT
+        && status != StatusCode::NOT_MODIFIED
+        && !status.is_informational()
+        && !headers.contains_key(http::header::CONTENT_LENGTH)
+    {
         let _ = write!(out, "content-length: {body_len}\r\n");
     }
-    if close {
-        out.extend_from_slice(b"connection: close\r\n");
+    match connection {
+        Connection::Close => out.extend_from_slice(b"connection: close\r\n"),
+        Connection::KeepAlive10 => out.extend_from_slice(b"connection: keep-alive\r\n"),
+        Connection::KeepAlive => {}
     }
     out.extend_from_slice(b"\r\n");
+}
+
+/// What an answer says of its connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connection {
+    /// HTTP/1.1's default: nothing to say.
+    KeepAlive,
+    /// An HTTP/1.0 client that asked to keep the connection: say yes.
+    KeepAlive10,
+    Close,
 }
 
 /// Writes `head` then `body`, in one system call when the body is small.
@@ -678,7 +690,8 @@ impl ServerConn {
                             }
                             left -= n;
                         }
-                        Ok(Chunk::More) => {
+                        Ok(Chunk::Partial { n }) if n >= left => return false,
+                        Ok(Chunk::More | Chunk::Partial { .. }) => {
                             if self.buf.len() > left {
                                 return false;
                             }
@@ -693,18 +706,18 @@ impl ServerConn {
         }
     }
 
-    /// Writes a response; `close` adds `Connection: close`.
+    /// Writes a response.
     pub async fn write_response(
         &mut self,
         status: StatusCode,
         headers: &HeaderMap,
         body: &[u8],
         head_request: bool,
-        close: bool,
+        connection: Connection,
     ) -> io::Result<()> {
         let mut out = std::mem::take(&mut self.out);
         out.clear();
-        encode_response(&mut out, status, headers, body.len(), close);
+        encode_response(&mut out, status, headers, body.len(), connection);
         let body = if head_request { &[][..] } else { body };
         let res = write_message(&mut self.io, &mut out, body).await;
         if out.capacity() <= 64 * 1024 {
@@ -724,7 +737,7 @@ impl ServerConn {
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
-        self.write_response(status, &h, body.as_bytes(), false, true)
+        self.write_response(status, &h, body.as_bytes(), false, Connection::Close)
             .await
     }
 }
@@ -855,7 +868,7 @@ mod tests {
         assert_eq!(h.headers["content-type"], "text/csv");
         assert_eq!(h.framing, Framing::Length(3));
         assert!(h.keep_alive);
-        let h = req(b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\nExpect: 100-continue\r\n\r\n")
+        let h = req(b"POST / HTTP/1.1\r\nTransfer-Encoding: Chunked\r\nConnection: close\r\nExpect: 100-continue\r\n\r\n")
             .unwrap()
             .unwrap();
         assert_eq!(h.framing, Framing::Chunked);
@@ -876,6 +889,10 @@ mod tests {
             b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
             b"POST / HTTP/1.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n",
             b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: 5, 5\r\n\r\n",
             b"POST / HTTP/1.1\r\nBad Header: 1\r\n\r\n",
             b"\x00\x01\x02 / HTTP/1.1\r\n\r\n",
             b"POST / HTTP/9.9\r\n\r\n",
@@ -946,12 +963,24 @@ mod tests {
                     assert_eq!(&buf[consumed..], b"NEXT");
                     break;
                 }
-                Chunk::More => panic!("whole body given"),
+                Chunk::More | Chunk::Partial { .. } => panic!("whole body given"),
             }
         }
         assert_eq!(out, b"Wikipedia in\r\n\r\nchunks.");
+        // Extensions may follow whitespace.
+        assert!(matches!(
+            next_chunk(b"4 ;a=b\r\nWiki\r\n"),
+            Ok(Chunk::Data { n: 4, .. })
+        ));
         // Incomplete input asks for more; bad input is an error.
-        assert!(matches!(next_chunk(b"4\r\nWi"), Ok(Chunk::More)));
+        assert!(matches!(
+            next_chunk(b"4\r\nWi"),
+            Ok(Chunk::Partial { n: 4 })
+        ));
+        assert!(matches!(
+            next_chunk(b"fffffff\r\nxx"),
+            Ok(Chunk::Partial { n: 0xfffffff })
+        ));
         assert!(matches!(next_chunk(b"4"), Ok(Chunk::More)));
         assert!(matches!(next_chunk(b"0\r\nX: 1\r\n"), Ok(Chunk::More)));
         for bad in [
@@ -975,14 +1004,28 @@ mod tests {
         let mut out = Vec::new();
         let mut h = HeaderMap::new();
         h.insert("content-type", HeaderValue::from_static("text/csv"));
-        encode_response(&mut out, StatusCode::OK, &h, 6, false);
+        encode_response(&mut out, StatusCode::OK, &h, 6, Connection::KeepAlive);
         assert_eq!(
             out,
             b"HTTP/1.1 200 OK\r\ncontent-type: text/csv\r\ncontent-length: 6\r\n\r\n"
         );
         out.clear();
-        encode_response(&mut out, StatusCode::NO_CONTENT, &HeaderMap::new(), 0, true);
+        encode_response(
+            &mut out,
+            StatusCode::NO_CONTENT,
+            &HeaderMap::new(),
+            0,
+            Connection::Close,
+        );
         assert_eq!(out, b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n");
+        // A length already given (HEAD) is kept, not doubled; HTTP/1.0 keep-alive is acknowledged.
+        out.clear();
+        h.insert("content-length", HeaderValue::from_static("42"));
+        encode_response(&mut out, StatusCode::OK, &h, 0, Connection::KeepAlive10);
+        assert_eq!(
+            out,
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/csv\r\ncontent-length: 42\r\nconnection: keep-alive\r\n\r\n"
+        );
     }
 
     /// Every prefix and every one-byte change of real messages: an answer or

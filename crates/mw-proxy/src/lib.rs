@@ -346,30 +346,59 @@ async fn is_h2c(stream: &tokio::net::TcpStream, timeout: Duration) -> bool {
     tokio::time::timeout(timeout, peek).await.unwrap_or(false)
 }
 
-/// Serves an h2c connection with hyper until it ends; when the proxy stops,
-/// the connection is closed gracefully (streams in progress finish).
+/// Serves an h2c connection with hyper until it ends. It is closed
+/// gracefully (streams in progress finish) when the proxy stops, or when no
+/// stream has been open for [`KEEPALIVE_IDLE`], as an idle HTTP/1.1
+/// connection is; pings find peers that are gone.
 async fn serve_h2(
     stream: tokio::net::TcpStream,
-    h2: hyper::server::conn::http2::Builder<TokioExecutor>,
+    mut h2: hyper::server::conn::http2::Builder<TokioExecutor>,
     state: Arc<proxy::Proxy>,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    let started = std::time::Instant::now();
+    // Streams open now, and when the last one ended (ms since `started`).
+    let activity = Arc::new((AtomicUsize::new(0), AtomicU64::new(0)));
+    let act = activity.clone();
     let svc = service_fn(move |req: Request<hyper::body::Incoming>| {
         let st = state.clone();
+        let act = act.clone();
         async move {
+            act.0.fetch_add(1, Ordering::Relaxed);
             let mut captured = None;
             let resp = st.handle(req.map(proxy::ReqBody::H2), &mut captured).await;
             st.submit_capture(captured);
+            act.1
+                .store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+            act.0.fetch_sub(1, Ordering::Relaxed);
             Ok::<_, Infallible>(resp.map(Full::new))
         }
     });
+    h2.keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(Duration::from_secs(20));
     let conn = h2.serve_connection(TokioIo::new(stream), svc);
     let mut conn = std::pin::pin!(conn);
-    let res = tokio::select! {
-        r = conn.as_mut() => r,
-        _ = stop.changed() => {
-            conn.as_mut().graceful_shutdown();
-            conn.await
+    let mut check = tokio::time::interval(KEEPALIVE_IDLE / 4);
+    check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut closing = false;
+    let res = loop {
+        tokio::select! {
+            r = conn.as_mut() => break r,
+            _ = stop.changed(), if !closing => {
+                closing = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            _ = check.tick(), if !closing => {
+                let idle_ms = (started.elapsed().as_millis() as u64)
+                    .saturating_sub(activity.1.load(Ordering::Relaxed));
+                if activity.0.load(Ordering::Relaxed) == 0
+                    && idle_ms >= KEEPALIVE_IDLE.as_millis() as u64
+                {
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
         }
     };
     if let Err(e) = res {
@@ -427,6 +456,7 @@ async fn serve_h1(
             }
         };
         let head_request = head.method == Method::HEAD;
+        let http10 = head.version == http::Version::HTTP_10;
         let mut close = !head.keep_alive;
         let mut req = Request::new(proxy::ReqBody::H1(&mut conn));
         *req.method_mut() = head.method;
@@ -445,9 +475,20 @@ async fn serve_h1(
                 );
         }
         close |= *stop.borrow();
+        let connection = match (close, http10) {
+            (true, _) => h1::Connection::Close,
+            (false, true) => h1::Connection::KeepAlive10,
+            (false, false) => h1::Connection::KeepAlive,
+        };
         let written = tokio::time::timeout(
             client_timeout,
-            conn.write_response(parts.status, &parts.headers, &body, head_request, close),
+            conn.write_response(
+                parts.status,
+                &parts.headers,
+                &body,
+                head_request,
+                connection,
+            ),
         )
         .await;
         state.submit_capture(captured);

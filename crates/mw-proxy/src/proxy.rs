@@ -725,6 +725,7 @@ impl Proxy {
             Ok(b) => b,
             Err(r) => return plain_error(r.status, r.code, &r.message),
         };
+        let head = parts.method == Method::HEAD;
         match self
             .call_upstream(
                 parts.method,
@@ -746,9 +747,19 @@ impl Proxy {
                 headers,
                 body,
             } => {
+                // HEAD and 304 answers keep the length the model server gave.
+                let length = match (head, status) {
+                    (true, _) | (_, StatusCode::NOT_MODIFIED) => {
+                        headers.get(CONTENT_LENGTH).cloned()
+                    }
+                    _ => None,
+                };
                 let mut r = Response::new(body);
                 *r.status_mut() = status;
                 *r.headers_mut() = without_hop_by_hop(headers);
+                if let Some(v) = length {
+                    r.headers_mut().insert(CONTENT_LENGTH, v);
+                }
                 r
             }
         }
