@@ -34,10 +34,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// Records encoded by one serving thread, waiting for the worker.
-#[derive(Default)]
-struct Pending {
-    batch: Batch,
-}
+type Pending = Arc<Mutex<Batch>>;
 
 /// Where captured records go.
 #[derive(Debug, Clone)]
@@ -109,8 +106,8 @@ pub struct Capture {
     queue_bytes: usize,
     types: ContentTypes,
     /// This handle's buffer (also in `all`, where the worker finds it).
-    pending: Arc<Mutex<Pending>>,
-    all: Arc<Mutex<Vec<Arc<Mutex<Pending>>>>>,
+    pending: Pending,
+    all: Arc<Mutex<Vec<Pending>>>,
     /// Never sent on: the worker stops once every handle is gone.
     _alive: mpsc::UnboundedSender<()>,
     pub stats: Arc<CaptureStats>,
@@ -119,7 +116,7 @@ pub struct Capture {
 impl Capture {
     /// A handle with a buffer of its own (one per serving thread).
     pub fn for_thread(&self) -> Capture {
-        let pending = Arc::new(Mutex::new(Pending::default()));
+        let pending = Pending::default();
         self.all.lock().push(pending.clone());
         Capture {
             sampler: self.sampler,
@@ -148,14 +145,14 @@ impl Capture {
             return;
         }
         let mut p = self.pending.lock();
-        let (bytes, lines) = (p.batch.jsonl.len(), p.batch.lines.len());
-        encode_into(&mut p.batch, &item, &self.types);
-        let added = p.batch.jsonl.len() - bytes;
+        let (bytes, lines) = (p.jsonl.len(), p.lines.len());
+        encode_into(&mut p, &item, &self.types);
+        let added = p.jsonl.len() - bytes;
         // Escaping and base64 make a record larger than its bodies: the bound
         // is checked again on what was encoded.
         if self.stats.queued_bytes.load(Ordering::Relaxed) + added > self.queue_bytes {
-            p.batch.jsonl.truncate(bytes);
-            p.batch.lines.truncate(lines);
+            p.jsonl.truncate(bytes);
+            p.lines.truncate(lines);
             drop(p);
             self.stats.dropped.fetch_add(1, Ordering::Relaxed);
             return;
@@ -187,7 +184,7 @@ pub fn start(
 ) -> crate::Result<(Capture, impl std::future::Future<Output = ()>)> {
     let (tx, rx) = mpsc::unbounded_channel();
     let stats = Arc::new(CaptureStats::default());
-    let pending = Arc::new(Mutex::new(Pending::default()));
+    let pending = Pending::default();
     let all = Arc::new(Mutex::new(vec![pending.clone()]));
     let sink = match &cfg.destination {
         Destination::Dir(root) => {
@@ -302,7 +299,7 @@ fn encode_into(batch: &mut Batch, it: &Item, types: &ContentTypes) {
 
 async fn run_worker(
     mut alive: mpsc::UnboundedReceiver<()>,
-    all: Arc<Mutex<Vec<Arc<Mutex<Pending>>>>>,
+    all: Arc<Mutex<Vec<Pending>>>,
     mut sink: Sink,
     stats: Arc<CaptureStats>,
     cfg: CaptureConfig,
@@ -323,7 +320,7 @@ async fn run_worker(
         let buffers: Vec<_> = all.lock().clone();
         for b in buffers {
             // A swap under the lock; the copy happens outside it.
-            let taken = std::mem::take(&mut b.lock().batch);
+            let taken = std::mem::take(&mut *b.lock());
             if batch.lines.is_empty() {
                 batch = taken;
             } else {
@@ -605,14 +602,14 @@ mod tests {
         handle.submit(item(&[1u8; 300]));
         assert_eq!(handle.stats.dropped.load(Ordering::Relaxed), 1);
         assert_eq!(handle.stats.queued_bytes.load(Ordering::Relaxed), 0);
-        assert!(handle.pending.lock().batch.jsonl.is_empty());
+        assert!(handle.pending.lock().jsonl.is_empty());
         // A plain record still fits, and is counted as encoded.
         handle.submit(item(b"1,2"));
         let p = handle.pending.lock();
-        assert_eq!(p.batch.lines.len(), 1);
+        assert_eq!(p.lines.len(), 1);
         assert_eq!(
             handle.stats.queued_bytes.load(Ordering::Relaxed),
-            p.batch.jsonl.len()
+            p.jsonl.len()
         );
         drop(p);
         let _ = std::fs::remove_dir_all(&dir);

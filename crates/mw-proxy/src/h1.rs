@@ -116,26 +116,62 @@ fn has_token(v: &[u8], token: &str) -> bool {
 struct Fields {
     headers: HeaderMap,
     framing: Framing,
+    /// A `Content-Length` was given (even 0).
+    has_length: bool,
     close: bool,
     keep_alive: bool,
     expect_continue: bool,
 }
 
-fn fields(head: &Bytes, parsed: &[httparse::Header<'_>]) -> Result<Fields, ReadError> {
+/// Where httparse found a field's name and value in the head.
+type FieldAt = (std::ops::Range<usize>, std::ops::Range<usize>);
+
+/// The length of the head httparse read (`None`: more bytes needed).
+fn head_len(
+    parsed: httparse::Result<usize>,
+    buffered: usize,
+    what: &str,
+) -> Result<Option<usize>, ReadError> {
+    match parsed {
+        Ok(httparse::Status::Complete(n)) if n <= MAX_HEAD_BYTES => Ok(Some(n)),
+        Ok(httparse::Status::Partial) if buffered <= MAX_HEAD_BYTES => Ok(None),
+        Ok(_) | Err(httparse::Error::TooManyHeaders) => Err(ReadError::HeadTooLarge),
+        Err(e) => Err(ReadError::Malformed(format!("invalid {what} head: {e}"))),
+    }
+}
+
+/// Where each of `parsed` (slices of `buf`) lies in `buf`, so that the
+/// head can be split off `buf` and its fields taken without a copy.
+fn fields_at(buf: &[u8], parsed: &[httparse::Header<'_>]) -> Vec<FieldAt> {
+    parsed
+        .iter()
+        .map(|h| {
+            let (n, v) = (offset(buf, h.name.as_bytes()), offset(buf, h.value));
+            (n..n + h.name.len(), v..v + h.value.len())
+        })
+        .collect()
+}
+
+fn fields(head: &Bytes, at: &[FieldAt]) -> Result<Fields, ReadError> {
     let mut f = Fields {
-        headers: HeaderMap::with_capacity(parsed.len()),
+        headers: HeaderMap::with_capacity(at.len()),
         framing: Framing::None,
+        has_length: false,
         close: false,
         keep_alive: false,
         expect_continue: false,
     };
     let mut length: Option<u64> = None;
     let mut chunked = false;
-    for h in parsed {
+    for (n, v) in at {
+        // Names were checked as tokens by httparse.
+        let h = httparse::Header {
+            name: std::str::from_utf8(&head[n.clone()]).unwrap_or(""),
+            value: &head[v.clone()],
+        };
         let name = HeaderName::from_bytes(h.name.as_bytes())
             .map_err(|_| ReadError::Malformed(format!("invalid header name {:?}", h.name)))?;
-        let start = offset(head, h.value);
-        let value = HeaderValue::from_maybe_shared(head.slice(start..start + h.value.len()))
+        let value = HeaderValue::from_maybe_shared(head.slice(v.clone()))
             .map_err(|_| ReadError::Malformed(format!("invalid value of header {}", h.name)))?;
         match name.as_str() {
             "content-length" => {
@@ -178,6 +214,7 @@ fn fields(head: &Bytes, parsed: &[httparse::Header<'_>]) -> Result<Fields, ReadE
             "both Content-Length and Transfer-Encoding".to_string(),
         ));
     }
+    f.has_length = length.is_some();
     f.framing = if chunked {
         Framing::Chunked
     } else {
@@ -194,21 +231,9 @@ fn fields(head: &Bytes, parsed: &[httparse::Header<'_>]) -> Result<Fields, ReadE
 pub fn parse_request(buf: &mut BytesMut) -> Result<Option<RequestHead>, ReadError> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut slots);
-    let len = match req.parse(buf) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => {
-            return if buf.len() > MAX_HEAD_BYTES {
-                Err(ReadError::HeadTooLarge)
-            } else {
-                Ok(None)
-            }
-        }
-        Err(httparse::Error::TooManyHeaders) => return Err(ReadError::HeadTooLarge),
-        Err(e) => return Err(ReadError::Malformed(format!("invalid request head: {e}"))),
+    let Some(len) = head_len(req.parse(buf), buf.len(), "request")? else {
+        return Ok(None);
     };
-    if len > MAX_HEAD_BYTES {
-        return Err(ReadError::HeadTooLarge);
-    }
     let version = match req.version {
         Some(0) => Version::HTTP_10,
         _ => Version::HTTP_11,
@@ -219,30 +244,11 @@ pub fn parse_request(buf: &mut BytesMut) -> Result<Option<RequestHead>, ReadErro
     // Offsets into the buffer, taken before the head is split off it.
     let path_at = offset(buf, path.as_bytes());
     let path_len = path.len();
-    let parsed: Vec<(usize, usize, usize, usize)> = req
-        .headers
-        .iter()
-        .map(|h| {
-            (
-                offset(buf, h.name.as_bytes()),
-                h.name.len(),
-                offset(buf, h.value),
-                h.value.len(),
-            )
-        })
-        .collect();
+    let at = fields_at(buf, req.headers);
     let head = buf.split_to(len).freeze();
     let uri = Uri::from_maybe_shared(head.slice(path_at..path_at + path_len))
         .map_err(|e| ReadError::Malformed(format!("invalid request target: {e}")))?;
-    let headers: Vec<httparse::Header<'_>> = parsed
-        .iter()
-        .map(|&(n, nl, v, vl)| httparse::Header {
-            // Names were checked as tokens by httparse: ASCII.
-            name: std::str::from_utf8(&head[n..n + nl]).unwrap_or(""),
-            value: &head[v..v + vl],
-        })
-        .collect();
-    let f = fields(&head, &headers)?;
+    let f = fields(&head, &at)?;
     let keep_alive = match version {
         Version::HTTP_10 => f.keep_alive && !f.close,
         _ => !f.close,
@@ -275,52 +281,22 @@ pub fn parse_response(
 ) -> Result<Option<ResponseHead>, ReadError> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut slots);
-    let len = match resp.parse(buf) {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => {
-            return if buf.len() > MAX_HEAD_BYTES {
-                Err(ReadError::HeadTooLarge)
-            } else {
-                Ok(None)
-            }
-        }
-        Err(httparse::Error::TooManyHeaders) => return Err(ReadError::HeadTooLarge),
-        Err(e) => return Err(ReadError::Malformed(format!("invalid response head: {e}"))),
+    let Some(len) = head_len(resp.parse(buf), buf.len(), "response")? else {
+        return Ok(None);
     };
     let status = StatusCode::from_u16(resp.code.unwrap_or(0))
         .map_err(|_| ReadError::Malformed("invalid status code".to_string()))?;
     let http10 = resp.version == Some(0);
-    let parsed: Vec<(usize, usize, usize, usize)> = resp
-        .headers
-        .iter()
-        .map(|h| {
-            (
-                offset(buf, h.name.as_bytes()),
-                h.name.len(),
-                offset(buf, h.value),
-                h.value.len(),
-            )
-        })
-        .collect();
+    let at = fields_at(buf, resp.headers);
     let head = buf.split_to(len).freeze();
-    let headers: Vec<httparse::Header<'_>> = parsed
-        .iter()
-        .map(|&(n, nl, v, vl)| httparse::Header {
-            name: std::str::from_utf8(&head[n..n + nl]).unwrap_or(""),
-            value: &head[v..v + vl],
-        })
-        .collect();
-    let had_length = headers
-        .iter()
-        .any(|h| h.name.eq_ignore_ascii_case("content-length"));
-    let f = fields(&head, &headers)?;
+    let f = fields(&head, &at)?;
     let no_body = head_request
         || status.is_informational()
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED;
     let framing = if no_body {
         Framing::None
-    } else if f.framing == Framing::None && !had_length {
+    } else if f.framing == Framing::None && !f.has_length {
         Framing::Close
     } else {
         f.framing
