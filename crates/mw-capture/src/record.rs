@@ -21,6 +21,8 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 
+mod canonical;
+
 /// The only record version SageMaker writes.
 pub const EVENT_VERSION: &str = "0";
 
@@ -408,6 +410,16 @@ impl CaptureRecord {
     /// Validates one line without keeping it; returns its
     /// `eventMetadata.inferenceTime` in epoch milliseconds.
     pub fn check(line: &[u8]) -> Result<i64> {
+        // Records as the sidecar writes them take the fast path; any other
+        // line gets the full parser (and its errors).
+        match canonical::check(line) {
+            Some(t) => Ok(t),
+            None => Self::check_full(line),
+        }
+    }
+
+    /// [`CaptureRecord::check`] by the general parser.
+    fn check_full(line: &[u8]) -> Result<i64> {
         let view: RecordView<'_> = serde_json::from_slice(line)
             .map_err(|e| Error::invalid(format!("not a capture record: {e}")))?;
         view.validate()

@@ -162,3 +162,140 @@ fn check_and_parse_agree() {
         assert!(CaptureRecord::parse(bad.as_bytes()).is_err(), "{bad}");
     }
 }
+
+/// Lines as the sidecar writes them: every shape of slot, escapes, text
+/// that is not ASCII, binary payloads, optional metadata.
+fn sidecar_lines() -> Vec<Vec<u8>> {
+    let types = ContentTypes::default();
+    let csv = Observed {
+        content_type: "text/csv",
+        body: b"39,State-gov,77516,\"Bachelors, \\\"BS\\\"\",13\x01\n",
+    };
+    let json = Observed {
+        content_type: "application/json",
+        body: "{\"instances\":[[1.5,\"caf\u{e9}\",\"\u{1F600}\\u00e9\"]],\"tab\":\"\t\"}"
+            .as_bytes(),
+    };
+    let binary = Observed {
+        content_type: "application/x-npy",
+        body: &[0x93, b'N', b'U', b'M', 0, 0xFF, 0x1F],
+    };
+    let out = Observed {
+        content_type: "text/csv; charset=utf-8",
+        body: b"0.73",
+    };
+    let mut lines = Vec::new();
+    for (input, output) in [
+        (Some(csv), Some(out)),
+        (Some(json), Some(json)),
+        (Some(binary), Some(binary)),
+        (Some(csv), None),
+        (None, Some(out)),
+    ] {
+        for (inference_id, custom) in [
+            (None, None),
+            (Some("req-42"), None),
+            (Some("req-42"), Some("trace=\"a\\b\"; x=1")),
+        ] {
+            let ev = Event {
+                input,
+                output,
+                event_id: "8f1e7f86-1b1a-4c3e-9d9f-0c1f1c2a9b11",
+                inference_id,
+                custom_attributes: custom,
+                inference_time_ms: 1_704_164_645_123,
+            };
+            let mut line = Vec::new();
+            encode_event(&mut line, &ev, &types);
+            line.pop();
+            lines.push(line);
+        }
+    }
+    lines
+}
+
+/// Every record the sidecar writes takes the fast path, with the same time
+/// as the full parser.
+#[test]
+fn sidecar_records_take_the_fast_path() {
+    for line in sidecar_lines() {
+        let text = String::from_utf8_lossy(&line).into_owned();
+        let full = CaptureRecord::check_full(&line).unwrap();
+        assert_eq!(full, 1_704_164_645_000, "{text}");
+        assert_eq!(canonical::check(&line), Some(full), "{text}");
+    }
+}
+
+/// The fast path only ever accepts what the full parser accepts: over every
+/// truncation and a set of one-byte changes at every position of every
+/// sidecar line, a line the fast path takes is taken by the full parser with
+/// the same time. Lines it passes on still get the full parser's answer.
+#[test]
+fn fast_path_never_accepts_what_the_parser_refuses() {
+    let swaps: &[u8] = &[
+        b'"', b'\\', b'{', b'}', b',', b':', b' ', b'u', b'0', b'9', b'a', b'F', b'Z', b'/', 0x00,
+        0x1F, 0x7F, 0x80, 0xC3, 0xFF,
+    ];
+    let (mut taken, mut tried) = (0, 0);
+    let mut agree = |line: &[u8]| {
+        tried += 1;
+        if let Some(t) = canonical::check(line) {
+            taken += 1;
+            assert_eq!(
+                CaptureRecord::check_full(line).ok(),
+                Some(t),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
+    };
+    for line in sidecar_lines() {
+        for n in 0..line.len() {
+            agree(&line[..n]);
+        }
+        let mut m = line.clone();
+        for i in 0..line.len() {
+            for &b in swaps {
+                m[i] = b;
+                agree(&m);
+            }
+            m[i] = line[i];
+        }
+    }
+    // Some changes keep a valid record (a digit of the time, a letter of
+    // the data), so the fast path did take part of them.
+    assert!(taken > 1000 && taken < tried / 2, "{taken} of {tried}");
+}
+
+/// Valid records in another form (key order, spacing, extra fields) are
+/// still accepted, by the full parser; broken ones are refused with its errors.
+#[test]
+fn other_forms_fall_back_to_the_full_parser() {
+    let ok = r#"{"eventVersion":"0", "eventMetadata":{"inferenceTime":"2024-01-02T03:04:05Z","eventId":"x","invocationSource":"s"},"captureData":{"endpointOutput":{"data":"1","mode":"OUTPUT","encoding":"CSV","observedContentType":"text/csv"}}}"#;
+    assert_eq!(canonical::check(ok.as_bytes()), None);
+    assert_eq!(
+        CaptureRecord::check(ok.as_bytes()).unwrap(),
+        1_704_164_645_000
+    );
+    let line = &sidecar_lines()[0];
+    let text = std::str::from_utf8(line).unwrap();
+    for (bad, want) in [
+        (
+            text.replace("\"INPUT\"", "\"OUTPUT\""),
+            "mode must be \"INPUT\"",
+        ),
+        (
+            text.replace("\"eventVersion\":\"0\"", "\"eventVersion\":\"1\""),
+            "eventVersion",
+        ),
+        (
+            text.replace("2024-01-02T03:04:05Z", "2024-13-02T03:04:05Z"),
+            "not an ISO-8601 time",
+        ),
+        (text.replace("\"CSV\"", "\"BASE64\""), "not valid base64"),
+        (text.replace("77516", "77\u{1}516"), "control character"),
+    ] {
+        let e = CaptureRecord::check(bad.as_bytes()).unwrap_err();
+        assert!(e.to_string().contains(want), "{bad}: {e}");
+    }
+}
