@@ -24,6 +24,8 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("capture catalog database failed: {0}")]
+    Sqlite(#[from] rusqlite::Error),
 }
 
 impl Error {
@@ -32,7 +34,7 @@ impl Error {
             Error::InvalidParameter(_) => ErrorKind::InvalidParameter,
             Error::LimitExceeded(_) => ErrorKind::LimitExceeded,
             Error::NotFound(_) => ErrorKind::NotFound,
-            Error::Io { .. } => ErrorKind::Internal,
+            Error::Io { .. } | Error::Sqlite(_) => ErrorKind::Internal,
         }
     }
 

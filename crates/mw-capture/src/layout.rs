@@ -71,7 +71,10 @@ fn numeric_dirs(dir: &Path, width: usize) -> Result<Vec<(u32, PathBuf)>> {
         let entry = entry.map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
-        if name.len() != width || !name.bytes().all(|c| c.is_ascii_digit()) {
+        if name.len() != width
+            || !name.bytes().all(|c| c.is_ascii_digit())
+            || !entry.path().is_dir()
+        {
             continue;
         }
         if let Ok(n) = name.parse::<u32>() {
@@ -123,6 +126,44 @@ pub fn hours_in_range(base: &Path, start_ms: i64, end_ms: i64) -> Result<Vec<(i6
             }
         }
     }
+    Ok(out)
+}
+
+/// Every hour folder under `base`, oldest first: what [`hours_in_range`]
+/// returns for a range without bounds.
+pub fn all_hours(base: &Path) -> Result<Vec<(i64, PathBuf)>> {
+    let mut out = Vec::new();
+    for (y, ydir) in numeric_dirs(base, 4)? {
+        for (m, mdir) in numeric_dirs(&ydir, 2)? {
+            for (d, ddir) in numeric_dirs(&mdir, 2)? {
+                for (h, hdir) in numeric_dirs(&ddir, 2)? {
+                    if let Some(t) = hour_start(y, m, d, h) {
+                        out.push((t, hdir));
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The sub-folders of `dir` whose names pass [`validate_name`], sorted.
+pub fn named_dirs(dir: &Path) -> Result<Vec<String>> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(format!("listing {}", dir.display()), e)),
+    };
+    let mut out = Vec::new();
+    for entry in rd {
+        let entry = entry.map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+        if let Some(name) = entry.file_name().to_str() {
+            if validate_name("name", name).is_ok() && entry.path().is_dir() {
+                out.push(name.to_string());
+            }
+        }
+    }
+    out.sort();
     Ok(out)
 }
 

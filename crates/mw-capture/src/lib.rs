@@ -9,7 +9,8 @@
 //! - [`layout`]: the folder layout, `<root>/<endpoint>/<variant>/yyyy/mm/dd/HH/MM-SS-mmm-UUID.jsonl`.
 //! - [`writer`]: [`RotatingWriter`], hourly and size-bounded files, durable commits.
 //! - [`store`]: [`CaptureStore`], the server's capture and ground-truth files,
-//!   listed and read by endpoint and time range.
+//!   listed and read by endpoint and time range through its catalog, a
+//!   SQLite index of the files reconciled with the folder tree at open.
 //!
 //! The format is SageMaker's, so existing notebooks and Model Monitor jobs
 //! read what is written here, and files SageMaker wrote can be read back
@@ -29,6 +30,7 @@
 //! }, &ContentTypes::default());
 //! ```
 
+mod catalog;
 mod error;
 pub mod ids;
 pub mod layout;
@@ -36,6 +38,7 @@ pub mod record;
 pub mod store;
 pub mod writer;
 
+pub use catalog::Reconciled;
 pub use error::{Error, ErrorKind, Result};
 pub use ids::Sampler;
 pub use record::{
@@ -43,7 +46,7 @@ pub use record::{
     Observed,
 };
 pub use store::{CaptureStore, FileInfo, Page, StoreConfig, StoredCapture};
-pub use writer::{RotatingWriter, WriterConfig};
+pub use writer::{CreateHook, RotatingWriter, WriterConfig};
 
 #[cfg(test)]
 pub(crate) mod testdir {

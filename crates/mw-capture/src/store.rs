@@ -3,15 +3,25 @@
 //! ```text
 //! <root>/data-capture/<endpoint>/<variant>/yyyy/mm/dd/HH/*.jsonl   captured records
 //! <root>/ground-truth/<endpoint>/yyyy/mm/dd/HH/*.jsonl              ground truth
+//! <root>/catalog.db                                                  the index of both
 //! ```
 //!
 //! A batch is validated line by line before anything is written (so a bad
 //! line changes nothing), written as received and committed (synced when
 //! durable) before the call returns. Capture files are placed by each record's
 //! `inferenceTime`; ground truth by the hour it was collected, as SageMaker's
-//! model-quality job expects. The folder tree is the time index: listing a
-//! range visits only the years, days and hours that overlap it.
+//! model-quality job expects.
+//!
+//! Files are listed from the catalog (`catalog.rs`: endpoint, variant,
+//! hour, path), with sizes read from the files themselves. A file's row is
+//! committed when the writer creates it, before any line of the batch is
+//! written, so an acknowledged batch is always listed. At open, a scan of the
+//! folder tree reconciles the catalog: files without a row (written by an
+//! older version, or by a crash between the file and its row) are added, rows
+//! whose file is gone are dropped. Files copied into the tree while the store
+//! is open are listed after the next open.
 
+use crate::catalog::{Catalog, Entry, Kind, Query, Reconciled};
 use crate::error::{Error, Result};
 use crate::layout::{self, validate_name};
 use crate::record::{CaptureRecord, GroundTruthRecord};
@@ -29,6 +39,10 @@ pub const MAX_READ_RECORDS: usize = 10_000;
 pub const MAX_READ_BYTES: usize = 32 * 1024 * 1024;
 /// Writers kept open at once; beyond this the idle ones are closed.
 const MAX_OPEN_WRITERS: usize = 256;
+/// Catalog rows fetched at a time by reads.
+const READ_PAGE_FILES: usize = 256;
+/// The catalog's file name under the root.
+pub const CATALOG_FILE: &str = "catalog.db";
 
 /// Where the store lives and how it writes.
 #[derive(Debug, Clone)]
@@ -91,6 +105,8 @@ type Writers<K> = Mutex<HashMap<K, Arc<Mutex<RotatingWriter>>>>;
 /// Capture and ground-truth files of the server.
 pub struct CaptureStore {
     cfg: StoreConfig,
+    catalog: Arc<Catalog>,
+    reconciled: Reconciled,
     captures: Writers<(String, String)>,
     truth: Writers<String>,
 }
@@ -138,15 +154,51 @@ fn check_range(start_ms: i64, end_ms: i64) -> Result<()> {
     Ok(())
 }
 
+/// Reports every file of the folder tree under `root` to `found`.
+fn scan(root: &Path, found: &mut dyn FnMut(Entry) -> Result<()>) -> Result<()> {
+    let mut hour_files = |kind: Kind, endpoint: &str, variant: Option<&str>, base: &Path| {
+        for (hour, dir) in layout::all_hours(base)? {
+            for (_, path, _) in layout::files_in(&dir)? {
+                found(Entry {
+                    kind,
+                    endpoint: endpoint.to_string(),
+                    variant: variant.map(str::to_string),
+                    hour_ms: hour,
+                    path: rel(root, &path),
+                })?;
+            }
+        }
+        Ok::<(), Error>(())
+    };
+    let captures = root.join("data-capture");
+    for endpoint in layout::named_dirs(&captures)? {
+        for variant in layout::named_dirs(&captures.join(&endpoint))? {
+            let base = captures.join(&endpoint).join(&variant);
+            hour_files(Kind::Capture, &endpoint, Some(&variant), &base)?;
+        }
+    }
+    let truth = root.join("ground-truth");
+    for endpoint in layout::named_dirs(&truth)? {
+        hour_files(Kind::GroundTruth, &endpoint, None, &truth.join(&endpoint))?;
+    }
+    Ok(())
+}
+
 impl CaptureStore {
+    /// Opens the store under `cfg.root` (creating it), and reconciles its
+    /// catalog with the folder tree.
     pub fn open(cfg: StoreConfig) -> Result<CaptureStore> {
         for sub in ["data-capture", "ground-truth"] {
             let d = cfg.root.join(sub);
             std::fs::create_dir_all(&d)
                 .map_err(|e| Error::io(format!("creating {}", d.display()), e))?;
         }
+        let catalog = Catalog::open(&cfg.root.join(CATALOG_FILE))?;
+        let reconciled = catalog.reconcile(|found| scan(&cfg.root, found))?;
         Ok(CaptureStore {
             cfg,
+            catalog: Arc::new(catalog),
+            reconciled,
             captures: Mutex::new(HashMap::new()),
             truth: Mutex::new(HashMap::new()),
         })
@@ -154,6 +206,33 @@ impl CaptureStore {
 
     pub fn root(&self) -> &Path {
         &self.cfg.root
+    }
+
+    /// What the scan at open changed in the catalog.
+    pub fn reconciled(&self) -> Reconciled {
+        self.reconciled
+    }
+
+    /// A writer for `base` that records each file it creates in the catalog.
+    fn new_writer(
+        &self,
+        base: PathBuf,
+        kind: Kind,
+        endpoint: &str,
+        variant: Option<&str>,
+    ) -> RotatingWriter {
+        let catalog = self.catalog.clone();
+        let root = self.cfg.root.clone();
+        let (endpoint, variant) = (endpoint.to_string(), variant.map(str::to_string));
+        RotatingWriter::new(base, self.cfg.writer).on_create(Box::new(move |path, hour| {
+            catalog.insert(&Entry {
+                kind,
+                endpoint: endpoint.clone(),
+                variant: variant.clone(),
+                hour_ms: hour,
+                path: rel(&root, path),
+            })
+        }))
     }
 
     fn capture_base(&self, endpoint: &str) -> PathBuf {
@@ -183,11 +262,10 @@ impl CaptureStore {
             return Err(Error::invalid("the batch holds no records"));
         }
         let base = self.capture_base(endpoint).join(variant);
-        let cfg = self.cfg.writer;
         let w = writer(
             &self.captures,
             &(endpoint.to_string(), variant.to_string()),
-            || RotatingWriter::new(base, cfg),
+            || self.new_writer(base, Kind::Capture, endpoint, Some(variant)),
         );
         let mut w = w.lock();
         write_batch(&mut w, &batch)?;
@@ -217,38 +295,92 @@ impl CaptureStore {
             return Err(Error::invalid("the batch holds no records"));
         }
         let base = self.truth_base(endpoint);
-        let cfg = self.cfg.writer;
         let w = writer(&self.truth, &endpoint.to_string(), || {
-            RotatingWriter::new(base, cfg)
+            self.new_writer(base, Kind::GroundTruth, endpoint, None)
         });
         let mut w = w.lock();
         write_batch(&mut w, &batch)?;
         Ok(batch.len())
     }
 
-    fn variants(&self, endpoint: &str, variant: Option<&str>) -> Result<Vec<String>> {
+    /// Files of `q`, by hour then path, at most `limit`, with their sizes
+    /// now. A file deleted since the catalog was reconciled is left out.
+    fn list(&self, q: &Query<'_>, limit: usize) -> Result<Vec<FileInfo>> {
+        let mut out = Vec::new();
+        for (hour_ms, path, variant) in self.catalog.files(q, None, limit)? {
+            let bytes = match std::fs::metadata(self.cfg.root.join(&path)) {
+                Ok(m) => m.len(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(_) => 0,
+            };
+            out.push(FileInfo {
+                endpoint: q.endpoint.to_string(),
+                variant,
+                hour_ms,
+                path,
+                bytes,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Calls `f` with the catalog's files of `q` in order, a page at a time,
+    /// until it returns false.
+    fn each_file(
+        &self,
+        q: &Query<'_>,
+        mut f: impl FnMut(&str, Option<&str>) -> Result<bool>,
+    ) -> Result<()> {
+        let mut after: Option<(i64, String)> = None;
+        loop {
+            let page = self.catalog.files(
+                q,
+                after.as_ref().map(|(h, p)| (*h, p.as_str())),
+                READ_PAGE_FILES,
+            )?;
+            for (_, path, variant) in &page {
+                if !f(path, variant.as_deref())? {
+                    return Ok(());
+                }
+            }
+            if page.len() < READ_PAGE_FILES {
+                return Ok(());
+            }
+            after = page.into_iter().next_back().map(|(h, p, _)| (h, p));
+        }
+    }
+
+    fn capture_query<'a>(
+        &self,
+        endpoint: &'a str,
+        variant: Option<&'a str>,
+        start_ms: i64,
+        end_ms: i64,
+    ) -> Result<Query<'a>> {
+        check_range(start_ms, end_ms)?;
         validate_name("endpoint name", endpoint)?;
         if let Some(v) = variant {
             validate_name("variant name", v)?;
-            return Ok(vec![v.to_string()]);
         }
-        let base = self.capture_base(endpoint);
-        let rd = match std::fs::read_dir(&base) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(Error::io(format!("listing {}", base.display()), e)),
-        };
-        let mut out = Vec::new();
-        for entry in rd {
-            let entry = entry.map_err(|e| Error::io(format!("listing {}", base.display()), e))?;
-            if let Some(name) = entry.file_name().to_str() {
-                if validate_name("variant name", name).is_ok() {
-                    out.push(name.to_string());
-                }
-            }
-        }
-        out.sort();
-        Ok(out)
+        Ok(Query {
+            kind: Kind::Capture,
+            endpoint,
+            variant,
+            first_hour_ms: layout::hour_floor(start_ms),
+            end_ms,
+        })
+    }
+
+    fn truth_query<'a>(&self, endpoint: &'a str, start_ms: i64, end_ms: i64) -> Result<Query<'a>> {
+        check_range(start_ms, end_ms)?;
+        validate_name("endpoint name", endpoint)?;
+        Ok(Query {
+            kind: Kind::GroundTruth,
+            endpoint,
+            variant: None,
+            first_hour_ms: layout::hour_floor(start_ms),
+            end_ms,
+        })
     }
 
     /// Capture files of an endpoint (one variant or all) whose hour overlaps
@@ -260,24 +392,20 @@ impl CaptureStore {
         start_ms: i64,
         end_ms: i64,
     ) -> Result<Vec<FileInfo>> {
-        check_range(start_ms, end_ms)?;
-        let mut out = Vec::new();
-        for v in self.variants(endpoint, variant)? {
-            let base = self.capture_base(endpoint).join(&v);
-            for (hour, dir) in layout::hours_in_range(&base, start_ms, end_ms)? {
-                for (_, path, bytes) in layout::files_in(&dir)? {
-                    out.push(FileInfo {
-                        endpoint: endpoint.to_string(),
-                        variant: Some(v.clone()),
-                        hour_ms: hour,
-                        path: rel(&self.cfg.root, &path),
-                        bytes,
-                    });
-                }
-            }
-        }
-        out.sort_by(|a, b| (a.hour_ms, &a.path).cmp(&(b.hour_ms, &b.path)));
-        Ok(out)
+        self.list_captures_limit(endpoint, variant, start_ms, end_ms, usize::MAX)
+    }
+
+    /// [`list_captures`](Self::list_captures), at most `limit` files.
+    pub fn list_captures_limit(
+        &self,
+        endpoint: &str,
+        variant: Option<&str>,
+        start_ms: i64,
+        end_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<FileInfo>> {
+        let q = self.capture_query(endpoint, variant, start_ms, end_ms)?;
+        self.list(&q, limit)
     }
 
     /// Ground-truth files of an endpoint collected in `[start_ms, end_ms)` hours.
@@ -287,21 +415,19 @@ impl CaptureStore {
         start_ms: i64,
         end_ms: i64,
     ) -> Result<Vec<FileInfo>> {
-        check_range(start_ms, end_ms)?;
-        validate_name("endpoint name", endpoint)?;
-        let mut out = Vec::new();
-        for (hour, dir) in layout::hours_in_range(&self.truth_base(endpoint), start_ms, end_ms)? {
-            for (_, path, bytes) in layout::files_in(&dir)? {
-                out.push(FileInfo {
-                    endpoint: endpoint.to_string(),
-                    variant: None,
-                    hour_ms: hour,
-                    path: rel(&self.cfg.root, &path),
-                    bytes,
-                });
-            }
-        }
-        Ok(out)
+        self.list_ground_truth_limit(endpoint, start_ms, end_ms, usize::MAX)
+    }
+
+    /// [`list_ground_truth`](Self::list_ground_truth), at most `limit` files.
+    pub fn list_ground_truth_limit(
+        &self,
+        endpoint: &str,
+        start_ms: i64,
+        end_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<FileInfo>> {
+        let q = self.truth_query(endpoint, start_ms, end_ms)?;
+        self.list(&q, limit)
     }
 
     /// Captured records with `inferenceTime` in `[start_ms, end_ms)`, oldest
@@ -314,13 +440,13 @@ impl CaptureStore {
         end_ms: i64,
         limit: usize,
     ) -> Result<Page<StoredCapture>> {
-        let files = self.list_captures(endpoint, variant, start_ms, end_ms)?;
+        let q = self.capture_query(endpoint, variant, start_ms, end_ms)?;
         let limit = limit.clamp(1, MAX_READ_RECORDS);
         let mut page = Page::default();
         let mut bytes = 0usize;
-        for f in files {
-            let variant = f.variant.clone().unwrap_or_default();
-            let done = read_lines(&self.cfg.root.join(&f.path), |line| {
+        self.each_file(&q, |path, variant| {
+            let variant = variant.unwrap_or_default().to_string();
+            read_lines(&self.cfg.root.join(path), |line| {
                 let Ok(record) = CaptureRecord::parse(line) else {
                     page.skipped_lines += 1;
                     return true;
@@ -339,11 +465,8 @@ impl CaptureStore {
                     record,
                 });
                 true
-            })?;
-            if !done {
-                break;
-            }
-        }
+            })
+        })?;
         Ok(page)
     }
 
@@ -355,12 +478,12 @@ impl CaptureStore {
         end_ms: i64,
         limit: usize,
     ) -> Result<Page<GroundTruthRecord>> {
-        let files = self.list_ground_truth(endpoint, start_ms, end_ms)?;
+        let q = self.truth_query(endpoint, start_ms, end_ms)?;
         let limit = limit.clamp(1, MAX_READ_RECORDS);
         let mut page = Page::default();
         let mut bytes = 0usize;
-        for f in files {
-            let done = read_lines(&self.cfg.root.join(&f.path), |line| {
+        self.each_file(&q, |path, _| {
+            read_lines(&self.cfg.root.join(path), |line| {
                 let Ok(record) = GroundTruthRecord::parse(line) else {
                     page.skipped_lines += 1;
                     return true;
@@ -372,11 +495,8 @@ impl CaptureStore {
                 bytes += line.len();
                 page.records.push(record);
                 true
-            })?;
-            if !done {
-                break;
-            }
-        }
+            })
+        })?;
         Ok(page)
     }
 

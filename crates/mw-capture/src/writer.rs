@@ -6,6 +6,10 @@
 //! also `fdatasync`s when durable writes are on (and syncs the folder after a
 //! new file is created), so a batch that was committed survives a crash.
 //! Readers only trust complete lines: a torn last line is skipped.
+//!
+//! A [`CreateHook`] (set with [`RotatingWriter::on_create`]) is told of each
+//! new file before any line is written to it; the server's store records the
+//! file in its catalog there.
 
 use crate::error::{Error, Result};
 use crate::layout;
@@ -39,6 +43,11 @@ struct OpenFile {
     bytes: u64,
 }
 
+/// Called with the path and hour start (epoch milliseconds) of each new file,
+/// after it is created and before anything is written to it. An error fails
+/// the append, and the empty file is removed.
+pub type CreateHook = Box<dyn FnMut(&Path, i64) -> Result<()> + Send>;
+
 /// Writes the files of one `<root>/<endpoint>/<variant>` (or ground-truth)
 /// folder.
 pub struct RotatingWriter {
@@ -46,6 +55,7 @@ pub struct RotatingWriter {
     cfg: WriterConfig,
     cur: Option<OpenFile>,
     files_created: u64,
+    on_create: Option<CreateHook>,
 }
 
 fn sync_dir(dir: &Path) -> Result<()> {
@@ -61,7 +71,14 @@ impl RotatingWriter {
             cfg,
             cur: None,
             files_created: 0,
+            on_create: None,
         }
+    }
+
+    /// Calls `hook` for each file this writer creates.
+    pub fn on_create(mut self, hook: CreateHook) -> RotatingWriter {
+        self.on_create = Some(hook);
+        self
     }
 
     /// Appends one line (which must end with `\n`) for a record of time `time_ms`.
@@ -115,6 +132,13 @@ impl RotatingWriter {
                     }
                     p = d.parent();
                 }
+            }
+        }
+        if let Some(hook) = self.on_create.as_mut() {
+            if let Err(e) = hook(&path, hour) {
+                drop(file);
+                let _ = std::fs::remove_file(&path);
+                return Err(e);
             }
         }
         self.files_created += 1;

@@ -129,7 +129,13 @@ async fn list_captures(
         async move {
             let r = range(q.as_deref())?;
             let files = blocking(move || {
-                Ok(store.list_captures(&r.endpoint, r.variant.as_deref(), r.start, r.end)?)
+                Ok(store.list_captures_limit(
+                    &r.endpoint,
+                    r.variant.as_deref(),
+                    r.start,
+                    r.end,
+                    MAX_LIST_FILES + 1,
+                )?)
             })
             .await?;
             Ok(files_json(files))
@@ -198,8 +204,15 @@ async fn list_truth(
     result(
         async move {
             let r = range(q.as_deref())?;
-            let files =
-                blocking(move || Ok(store.list_ground_truth(&r.endpoint, r.start, r.end)?)).await?;
+            let files = blocking(move || {
+                Ok(store.list_ground_truth_limit(
+                    &r.endpoint,
+                    r.start,
+                    r.end,
+                    MAX_LIST_FILES + 1,
+                )?)
+            })
+            .await?;
             Ok(files_json(files))
         }
         .await,

@@ -1,6 +1,7 @@
 use super::*;
 use crate::record::{encode_event, ContentTypes, Event, Observed};
 use crate::testdir::TestDir;
+use std::path::Path;
 
 const T0: i64 = 1_650_241_308_871; // 2022-04-18T00:21:48.871Z
 const H: i64 = 3_600_000;
@@ -193,4 +194,354 @@ fn ground_truth_by_collection_hour() {
         .is_empty());
     let e = s.append_ground_truth("ep", b"{}\n", T0).unwrap_err();
     assert!(e.to_string().starts_with("line 1: "), "{e}");
+}
+
+const GT: &[u8] = b"{\"groundTruthData\":{\"data\":\"1\",\"encoding\":\"CSV\"},\"eventMetadata\":{\"eventId\":\"42\"},\"eventVersion\":\"0\"}\n";
+
+/// What listing gave when the folder tree was the index: the hour folders
+/// overlapping the range, walked, by hour then path.
+fn walked(root: &Path, base: &str, variants: &[&str], start: i64, end: i64) -> Vec<(i64, String)> {
+    let mut out = Vec::new();
+    for v in variants {
+        let dir = root.join(base).join(v);
+        for (hour, hdir) in layout::hours_in_range(&dir, start, end).unwrap() {
+            for (_, path, _) in layout::files_in(&hdir).unwrap() {
+                out.push((hour, rel(root, &path)));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Far past every file, in a year the folder walk could still name.
+const FAR: i64 = T0 + 10_000 * H;
+
+fn listed(files: &[FileInfo]) -> Vec<(i64, String)> {
+    files.iter().map(|f| (f.hour_ms, f.path.clone())).collect()
+}
+
+#[test]
+fn the_catalog_survives_reopening() {
+    let dir = TestDir::new("reopen");
+    let s = store(&dir);
+    let mut body = line("a", T0, "1");
+    body.extend(line("b", T0 + H, "2"));
+    s.append_captures("ep", "v", &body).unwrap();
+    s.append_ground_truth("ep", GT, T0).unwrap();
+    let before = s.list_captures("ep", None, 0, T0 * 2).unwrap();
+    assert_eq!(before.len(), 2);
+    s.close().unwrap();
+    drop(s);
+    assert!(dir.0.join("captures").join(CATALOG_FILE).is_file());
+
+    let s = store(&dir);
+    assert_eq!(s.reconciled(), Reconciled::default());
+    assert_eq!(s.list_captures("ep", None, 0, T0 * 2).unwrap(), before);
+    assert_eq!(s.list_ground_truth("ep", T0, T0 + 1).unwrap().len(), 1);
+    let page = s.read_captures("ep", Some("v"), 0, T0 * 2, 10).unwrap();
+    assert_eq!(page.records.len(), 2);
+}
+
+#[test]
+fn files_without_a_row_are_found_at_open() {
+    let dir = TestDir::new("norow");
+    let root = dir.0.join("captures");
+    let s = store(&dir);
+    s.append_captures("ep", "v", &line("a", T0, "1")).unwrap();
+    // Files an older version wrote (or a crash left without their row).
+    let hour = root.join("data-capture/ep/old/2022/04/18/03");
+    std::fs::create_dir_all(&hour).unwrap();
+    std::fs::write(hour.join("00-00-000-x.jsonl"), line("b", T0 + 3 * H, "2")).unwrap();
+    let gt = root.join("ground-truth/ep/2022/04/18/00");
+    std::fs::create_dir_all(&gt).unwrap();
+    std::fs::write(gt.join("00-00-000-y.jsonl"), GT).unwrap();
+    // Not in the tree's layout: never listed.
+    std::fs::write(root.join("data-capture/ep/old/notes.jsonl"), b"x\n").unwrap();
+    std::fs::create_dir_all(root.join("data-capture/bad_name/v/2022/04/18/00")).unwrap();
+    std::fs::write(
+        root.join("data-capture/bad_name/v/2022/04/18/00/a.jsonl"),
+        line("c", T0, "3"),
+    )
+    .unwrap();
+
+    // Listings come from the catalog, which does not know them yet.
+    assert_eq!(s.list_captures("ep", None, 0, T0 * 2).unwrap().len(), 1);
+    assert!(s.list_ground_truth("ep", T0, T0 + 1).unwrap().is_empty());
+    drop(s);
+
+    let s = store(&dir);
+    assert_eq!(
+        s.reconciled(),
+        Reconciled {
+            added: 2,
+            removed: 0
+        }
+    );
+    let files = s.list_captures("ep", None, 0, T0 * 2).unwrap();
+    assert_eq!(
+        listed(&files),
+        walked(&root, "data-capture/ep", &["old", "v"], 0, T0 * 2)
+    );
+    let old = &files[1];
+    assert_eq!(old.variant.as_deref(), Some("old"));
+    assert_eq!(
+        old.path,
+        "data-capture/ep/old/2022/04/18/03/00-00-000-x.jsonl"
+    );
+    assert_eq!(old.hour_ms, layout::hour_floor(T0) + 3 * H);
+    assert_eq!(old.bytes, line("b", T0 + 3 * H, "2").len() as u64);
+    let page = s.read_captures("ep", Some("old"), 0, T0 * 2, 10).unwrap();
+    assert_eq!(page.records[0].record.event_metadata.event_id, "b");
+    assert_eq!(
+        s.read_ground_truth("ep", T0, T0 + 1, 10)
+            .unwrap()
+            .records
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn rows_of_deleted_files_are_dropped_at_open() {
+    let dir = TestDir::new("gone");
+    let root = dir.0.join("captures");
+    let s = store(&dir);
+    let mut body = line("a", T0, "1");
+    body.extend(line("b", T0 + H, "2"));
+    s.append_captures("ep", "v", &body).unwrap();
+    s.append_captures("ep2", "v", &line("c", T0, "3")).unwrap();
+    s.close().unwrap();
+    let files = s.list_captures("ep", None, 0, T0 * 2).unwrap();
+    std::fs::remove_file(root.join(&files[0].path)).unwrap();
+    std::fs::remove_dir_all(root.join("data-capture/ep2")).unwrap();
+    // A file deleted while open is not listed, though its row is still there.
+    assert_eq!(s.list_captures("ep", None, 0, T0 * 2).unwrap(), files[1..]);
+    drop(s);
+
+    let s = store(&dir);
+    assert_eq!(
+        s.reconciled(),
+        Reconciled {
+            added: 0,
+            removed: 2
+        }
+    );
+    assert_eq!(s.list_captures("ep", None, 0, T0 * 2).unwrap(), files[1..]);
+    assert!(s.list_captures("ep2", None, 0, T0 * 2).unwrap().is_empty());
+    let ids: Vec<_> = s
+        .read_captures("ep", None, 0, T0 * 2, 10)
+        .unwrap()
+        .records
+        .into_iter()
+        .map(|r| r.record.event_metadata.event_id)
+        .collect();
+    assert_eq!(ids, vec!["b"]);
+}
+
+#[test]
+fn listings_of_many_hours_match_the_folder_walk() {
+    let dir = TestDir::new("many");
+    let root = dir.0.join("captures");
+    let mut cfg = StoreConfig::new(&root);
+    cfg.writer.sync = false;
+    cfg.writer.max_file_bytes = 600;
+    let s = CaptureStore::open(cfg).unwrap();
+    // 300 hours on one variant, every third hour on another, two files in
+    // some hours (size rotation), ground truth every fifth hour.
+    for i in 0..300 {
+        let t = T0 + i * H;
+        let mut body = line(&format!("a{i}"), t, "1");
+        if i % 7 == 0 {
+            body.extend(line(&format!("b{i}"), t + 1, &"9,".repeat(200)));
+        }
+        s.append_captures("ep", "v1", &body).unwrap();
+        if i % 3 == 0 {
+            s.append_captures("ep", "v2", &line(&format!("c{i}"), t, "1"))
+                .unwrap();
+        }
+        if i % 5 == 0 {
+            s.append_ground_truth("ep", GT, t).unwrap();
+        }
+    }
+    s.append_captures("ep-other", "v1", &line("z", T0, "1"))
+        .unwrap();
+    let start = layout::hour_floor(T0);
+    let ranges = [
+        (0, FAR),
+        (T0, T0 + 1),
+        (start - 1, start),
+        (start + 17 * H + 5, start + 90 * H),
+        (start + 100 * H, start + 101 * H),
+        (start + 299 * H + 1, start + 400 * H),
+        (start + 300 * H, start + 400 * H),
+        (start + 24 * H - 1, start + 48 * H + 1),
+    ];
+    for (a, b) in ranges {
+        for (variant, variants) in [
+            (None, &["v1", "v2"][..]),
+            (Some("v1"), &["v1"][..]),
+            (Some("v2"), &["v2"][..]),
+            (Some("v3"), &[][..]),
+        ] {
+            let files = s.list_captures("ep", variant, a, b).unwrap();
+            assert_eq!(
+                listed(&files),
+                walked(&root, "data-capture/ep", variants, a, b),
+                "{variant:?} {a} {b}"
+            );
+            for f in &files {
+                let meta = std::fs::metadata(root.join(&f.path)).unwrap();
+                assert_eq!(f.bytes, meta.len());
+                assert_eq!(f.endpoint, "ep");
+                assert!(f.path.contains(f.variant.as_deref().unwrap()));
+            }
+            let limited = s.list_captures_limit("ep", variant, a, b, 7).unwrap();
+            assert_eq!(limited, files[..files.len().min(7)]);
+        }
+        let truth = s.list_ground_truth("ep", a, b).unwrap();
+        assert_eq!(
+            listed(&truth),
+            walked(&root, "ground-truth/ep", &[""], a, b)
+        );
+        assert!(truth.iter().all(|f| f.variant.is_none()));
+    }
+    let all = s.list_captures("ep", None, 0, FAR).unwrap();
+    assert_eq!(all.len(), 300 + 300 / 7 + 1 + 100);
+
+    // Reads page through the catalog (more files than one page) in order.
+    let page = s.read_captures("ep", Some("v1"), 0, FAR, 10_000).unwrap();
+    let ids: Vec<_> = page
+        .records
+        .iter()
+        .map(|r| r.record.event_metadata.event_id.clone())
+        .collect();
+    let mut want = Vec::new();
+    for i in 0..300 {
+        want.push(format!("a{i}"));
+        if i % 7 == 0 {
+            want.push(format!("b{i}"));
+        }
+    }
+    // Hour by hour; two files of one hour made in the same millisecond are
+    // in the order of their UUIDs.
+    let hours: Vec<_> = ids.iter().filter(|id| id.starts_with('a')).collect();
+    let want_hours: Vec<_> = want.iter().filter(|id| id.starts_with('a')).collect();
+    assert_eq!(hours, want_hours);
+    let (mut ids, mut want) = (ids, want);
+    ids.sort();
+    want.sort();
+    assert_eq!(ids, want);
+    assert!(!page.truncated);
+    let page = s.read_captures("ep", None, 0, FAR, 400).unwrap();
+    assert_eq!(page.records.len(), 400);
+    assert!(page.truncated);
+    assert_eq!(
+        s.read_ground_truth("ep", 0, FAR, 10_000)
+            .unwrap()
+            .records
+            .len(),
+        60
+    );
+}
+
+#[test]
+fn an_acknowledged_batch_is_listed_after_a_crash() {
+    let dir = TestDir::new("crash");
+    let s = store(&dir);
+    s.append_captures("ep", "v", &line("a", T0, "1")).unwrap();
+    s.append_ground_truth("ep", GT, T0).unwrap();
+    // As kill -9: no close, no destructors.
+    std::mem::forget(s);
+
+    let s = store(&dir);
+    assert_eq!(s.reconciled(), Reconciled::default());
+    let files = s.list_captures("ep", Some("v"), T0, T0 + 1).unwrap();
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].bytes, line("a", T0, "1").len() as u64);
+    let page = s
+        .read_captures("ep", None, T0 - 1000, T0 + 1000, 10)
+        .unwrap();
+    assert_eq!(page.records[0].record.event_metadata.event_id, "a");
+    assert_eq!(
+        s.read_ground_truth("ep", T0, T0 + 1, 10)
+            .unwrap()
+            .records
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn a_file_whose_row_fails_is_removed_and_the_append_fails() {
+    let dir = TestDir::new("hook");
+    let mut created = Vec::new();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut w = RotatingWriter::new(dir.0.clone(), WriterConfig::default()).on_create(Box::new(
+        move |path, hour| {
+            tx.send((path.to_path_buf(), hour)).unwrap();
+            if hour > T0 {
+                return Err(Error::invalid("no row"));
+            }
+            Ok(())
+        },
+    ));
+    w.append(T0, b"1\n").unwrap();
+    w.commit().unwrap();
+    created.extend(rx.try_iter());
+    assert_eq!(created.len(), 1);
+    assert_eq!(created[0].1, layout::hour_floor(T0));
+    assert!(created[0].0.is_file());
+    assert!(w.append(T0 + H, b"2\n").is_err());
+    let (failed, _) = rx.try_recv().unwrap();
+    assert!(!failed.exists());
+    assert_eq!(w.files_created(), 1);
+}
+
+#[test]
+fn bad_names_never_reach_the_catalog() {
+    let dir = TestDir::new("names");
+    let s = store(&dir);
+    s.append_captures("ep", "v", &line("a", T0, "1")).unwrap();
+    for (ep, v) in [
+        ("ep'; DROP TABLE files; --", None),
+        ("ep", Some("v' OR '1'='1")),
+        ("../ep", None),
+    ] {
+        let e = s.list_captures(ep, v, 0, T0 * 2).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidParameter);
+        let e = s
+            .append_captures(ep, v.unwrap_or("v"), &line("b", T0, "1"))
+            .unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::InvalidParameter);
+    }
+    assert!(s.list_ground_truth("a/b", 0, 1).is_err());
+    assert_eq!(s.list_captures("ep", None, 0, T0 * 2).unwrap().len(), 1);
+}
+
+#[test]
+fn a_deleted_catalog_is_rebuilt_from_the_tree() {
+    let dir = TestDir::new("rebuild");
+    let root = dir.0.join("captures");
+    let s = store(&dir);
+    let mut body = line("a", T0, "1");
+    body.extend(line("b", T0 + H, "2"));
+    s.append_captures("ep", "v", &body).unwrap();
+    s.append_ground_truth("ep", GT, T0).unwrap();
+    let before = s.list_captures("ep", None, 0, FAR).unwrap();
+    s.close().unwrap();
+    drop(s);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(root.join(format!("{CATALOG_FILE}{suffix}")));
+    }
+    let s = store(&dir);
+    assert_eq!(
+        s.reconciled(),
+        Reconciled {
+            added: 3,
+            removed: 0
+        }
+    );
+    assert_eq!(s.list_captures("ep", None, 0, FAR).unwrap(), before);
+    assert_eq!(s.list_ground_truth("ep", T0, T0 + 1).unwrap().len(), 1);
 }
