@@ -237,6 +237,13 @@ struct Batch {
 }
 
 impl Batch {
+    fn with_capacity(bytes: usize, records: usize) -> Batch {
+        Batch {
+            jsonl: Vec::with_capacity(bytes),
+            lines: Vec::with_capacity(records),
+        }
+    }
+
     /// Appends `other`'s records.
     fn append(&mut self, other: &Batch) {
         let base = self.jsonl.len();
@@ -308,6 +315,8 @@ async fn run_worker(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut last_retry = tokio::time::Instant::now();
     let mut closed = false;
+    // Bytes and records each thread's buffer held at the last swap.
+    let mut sizes: Vec<(usize, usize)> = Vec::new();
     while !closed {
         tick.tick().await;
         // Checked before taking the buffers: whatever the last handle
@@ -318,9 +327,15 @@ async fn run_worker(
         );
         let mut batch = Batch::default();
         let buffers: Vec<_> = all.lock().clone();
-        for b in buffers {
+        sizes.resize(buffers.len(), (0, 0));
+        for (b, size) in buffers.iter().zip(sizes.iter_mut()) {
+            // Each thread gets back room for what it encoded last period, so
+            // its buffer does not regrow (reallocate and copy) on the request
+            // path. Allocated here, off that path.
+            let fresh = Batch::with_capacity(size.0 + size.0 / 4, size.1 + size.1 / 4);
             // A swap under the lock; the copy happens outside it.
-            let taken = std::mem::take(&mut *b.lock());
+            let taken = std::mem::replace(&mut *b.lock(), fresh);
+            *size = (taken.jsonl.len(), taken.lines.len());
             if batch.lines.is_empty() {
                 batch = taken;
             } else {
