@@ -1,11 +1,13 @@
 //! Server configuration: flags, then `MODELWATCH_*` environment variables, then
-//! an optional TOML file, then defaults.
+//! an optional TOML file, then defaults. `read_toml` (errors that name the
+//! file, line and column) is shared with `proxy_config`.
 
 use anyhow::{bail, Context};
 use clap::Args;
+use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Args, Debug, Default)]
 pub struct ServerArgs {
@@ -177,13 +179,9 @@ fn parse_key(s: &str) -> anyhow::Result<(String, String)> {
 
 impl ServerConfig {
     pub fn resolve(args: ServerArgs) -> anyhow::Result<ServerConfig> {
-        let file = match &args.config {
+        let file: FileConfig = match &args.config {
             None => FileConfig::default(),
-            Some(path) => {
-                let text = std::fs::read_to_string(path)
-                    .with_context(|| format!("reading config file {}", path.display()))?;
-                parse_file(&text).with_context(|| format!("in config file {}", path.display()))?
-            }
+            Some(path) => read_toml(path)?,
         };
         let wal_sync = match args
             .wal_sync
@@ -254,8 +252,16 @@ impl ServerConfig {
     }
 }
 
-/// Parses the TOML file; errors name the line and column.
-fn parse_file(text: &str) -> anyhow::Result<FileConfig> {
+/// Reads and parses a TOML configuration file; errors name the file, and
+/// the line and column where the text is wrong.
+pub(crate) fn read_toml<T: DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading config file {}", path.display()))?;
+    parse_toml(&text).with_context(|| format!("in config file {}", path.display()))
+}
+
+/// Parses TOML text; errors name the line and column.
+pub(crate) fn parse_toml<T: DeserializeOwned>(text: &str) -> anyhow::Result<T> {
     toml::from_str(text).map_err(|e| {
         let (line, col) = e
             .span()
@@ -273,6 +279,10 @@ fn parse_file(text: &str) -> anyhow::Result<FileConfig> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parse_file(text: &str) -> anyhow::Result<FileConfig> {
+        parse_toml(text)
+    }
 
     #[test]
     fn file_values_apply_below_flags() {

@@ -8,6 +8,7 @@ mod config;
 mod monitor_cli;
 mod monitor_remote;
 mod proxy;
+mod proxy_config;
 mod server;
 
 use clap::{Parser, Subcommand};

@@ -1,10 +1,14 @@
 //! `modelwatch proxy`: flags and wiring of the inference sidecar (`mw_proxy`).
+//! `ProxyArgs` is what the flags and environment variables say; `proxy_config`
+//! merges the TOML file under them.
 
+use crate::proxy_config::ProxySettings;
 use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 use mw_proxy::capture::{CaptureConfig, Destination};
 use mw_proxy::proxy::Limits;
 use mw_proxy::ProxyConfig;
+use serde::Deserialize;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -27,6 +31,11 @@ pub const EXAMPLES: &str = "Examples:
   modelwatch proxy --upstream http://127.0.0.1:5000 --endpoint iris --invocation-path /predict \\
       --server http://127.0.0.1:9600
 
+  # Settings from a file (a [proxy] table: keys are the flags' names with _ for -,
+  # e.g. upstream = \"http://127.0.0.1:8080\", capture_percent = 20); flags and
+  # MODELWATCH_* variables still win over it
+  modelwatch proxy --config /etc/modelwatch/proxy.toml --capture-percent 100
+
 Then call it as SageMaker Runtime:
   aws sagemaker-runtime invoke-endpoint --endpoint-url http://127.0.0.1:9610 \\
       --endpoint-name churn --content-type text/csv --body '1,2,3' out.json
@@ -37,34 +46,47 @@ and read the metrics from the server:
       --statistics Sum --period 60 --start-time 2025-01-01T00:00:00Z --end-time 2025-01-01T01:00:00Z";
 
 /// What is captured (SageMaker's CaptureMode).
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(ValueEnum, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
 pub enum CaptureMode {
     Input,
     Output,
     InputAndOutput,
 }
 
-#[derive(Args, Debug)]
+/// What clap read from flags and environment variables. Every setting is
+/// optional here: `ProxySettings::resolve` (in `proxy_config`) puts the
+/// configuration file under it and applies the defaults shown in `--help`.
+#[derive(Args, Debug, Default)]
 pub struct ProxyArgs {
-    /// Address to listen on
+    /// TOML configuration file: a [proxy] table whose keys are the flags'
+    /// names with `_` for `-`; flags and environment variables win over it
+    #[arg(long, env = "MODELWATCH_PROXY_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:9610]
+    #[arg(long, env = "MODELWATCH_PROXY_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// The model server, http://host:port (it serves POST /invocations and
+    /// GET /ping); required, here or in the configuration file
+    #[arg(long, env = "MODELWATCH_PROXY_UPSTREAM")]
+    pub upstream: Option<String>,
+    /// Speak h2c (HTTP/2 without TLS) to the model server
     #[arg(
         long,
-        env = "MODELWATCH_PROXY_LISTEN",
-        default_value = "127.0.0.1:9610"
+        env = "MODELWATCH_PROXY_UPSTREAM_H2C",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_name = "BOOL"
     )]
-    pub listen: SocketAddr,
-    /// The model server, http://host:port (it serves POST /invocations and GET /ping)
-    #[arg(long, env = "MODELWATCH_PROXY_UPSTREAM")]
-    pub upstream: String,
-    /// Speak h2c (HTTP/2 without TLS) to the model server
-    #[arg(long, env = "MODELWATCH_PROXY_UPSTREAM_H2C")]
-    pub upstream_h2c: bool,
-    /// Endpoint name (the EndpointName dimension; /endpoints/NAME/invocations)
+    pub upstream_h2c: Option<bool>,
+    /// Endpoint name (the EndpointName dimension; /endpoints/NAME/invocations);
+    /// required, here or in the configuration file
     #[arg(long, env = "MODELWATCH_PROXY_ENDPOINT")]
-    pub endpoint: String,
-    /// Production variant name (the VariantName dimension)
-    #[arg(long, env = "MODELWATCH_PROXY_VARIANT", default_value = "AllTraffic")]
-    pub variant: String,
+    pub endpoint: Option<String>,
+    /// Production variant name (the VariantName dimension) [default: AllTraffic]
+    #[arg(long, env = "MODELWATCH_PROXY_VARIANT")]
+    pub variant: Option<String>,
     /// The modelwatch server, http://host:port: metrics and captures go there
     #[arg(long, env = "MODELWATCH_SERVER")]
     pub server: Option<String>,
@@ -72,43 +94,38 @@ pub struct ProxyArgs {
     /// it are SigV4-signed)
     #[arg(long, env = "MODELWATCH_ACCESS_KEY", hide_env_values = true)]
     pub access_key: Option<String>,
-    /// Largest request body (SageMaker's limit: 6 MB)
-    #[arg(long, env = "MODELWATCH_PROXY_MAX_BODY_BYTES", default_value_t = 6 * 1024 * 1024)]
-    pub max_body_bytes: usize,
-    /// Largest model response read
-    #[arg(long, env = "MODELWATCH_PROXY_MAX_RESPONSE_BYTES", default_value_t = 6 * 1024 * 1024)]
-    pub max_response_bytes: usize,
-    /// Milliseconds the model server has to answer (SageMaker: 60 s)
-    #[arg(
-        long,
-        env = "MODELWATCH_PROXY_UPSTREAM_TIMEOUT_MS",
-        default_value_t = 60_000
-    )]
-    pub upstream_timeout_ms: u64,
-    /// Milliseconds a client has to send its request head and body
-    #[arg(
-        long,
-        env = "MODELWATCH_PROXY_CLIENT_TIMEOUT_MS",
-        default_value_t = 60_000
-    )]
-    pub client_timeout_ms: u64,
-    /// Requests handled at once; more are answered 503
-    #[arg(long, env = "MODELWATCH_PROXY_MAX_IN_FLIGHT", default_value_t = 1024)]
-    pub max_in_flight: usize,
-    /// Client connections open at once; more are closed as they arrive
-    #[arg(
-        long,
-        env = "MODELWATCH_PROXY_MAX_CONNECTIONS",
-        default_value_t = 10_000
-    )]
-    pub max_connections: usize,
+    /// Largest request body (SageMaker's limit: 6 MB) [default: 6291456]
+    #[arg(long, env = "MODELWATCH_PROXY_MAX_BODY_BYTES")]
+    pub max_body_bytes: Option<usize>,
+    /// Largest model response read [default: 6291456]
+    #[arg(long, env = "MODELWATCH_PROXY_MAX_RESPONSE_BYTES")]
+    pub max_response_bytes: Option<usize>,
+    /// Milliseconds the model server has to answer (SageMaker: 60 s) [default: 60000]
+    #[arg(long, env = "MODELWATCH_PROXY_UPSTREAM_TIMEOUT_MS")]
+    pub upstream_timeout_ms: Option<u64>,
+    /// Milliseconds a client has to send its request head and body [default: 60000]
+    #[arg(long, env = "MODELWATCH_PROXY_CLIENT_TIMEOUT_MS")]
+    pub client_timeout_ms: Option<u64>,
+    /// Requests handled at once; more are answered 503 [default: 1024]
+    #[arg(long, env = "MODELWATCH_PROXY_MAX_IN_FLIGHT")]
+    pub max_in_flight: Option<usize>,
+    /// Client connections open at once; more are closed as they arrive [default: 10000]
+    #[arg(long, env = "MODELWATCH_PROXY_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
     /// A POST path of the model server that is an invocation besides
     /// /invocations (metered, validated, captured); repeatable
     #[arg(long = "invocation-path")]
     pub invocation_paths: Vec<String>,
     /// Publish 1-second metrics (StorageResolution 1) instead of 1-minute
-    #[arg(long, env = "MODELWATCH_PROXY_HIGH_RESOLUTION")]
-    pub high_resolution: bool,
+    #[arg(
+        long,
+        env = "MODELWATCH_PROXY_HIGH_RESOLUTION",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_name = "BOOL"
+    )]
+    pub high_resolution: Option<bool>,
     /// Milliseconds between metric publishes [default: 10000, 1000 with --high-resolution]
     #[arg(long, env = "MODELWATCH_PROXY_METRICS_FLUSH_MS")]
     pub metrics_flush_ms: Option<u64>,
@@ -119,54 +136,56 @@ pub struct ProxyArgs {
     /// Capture this percentage of invocations (0-100); capture is off without it
     #[arg(long, env = "MODELWATCH_PROXY_CAPTURE_PERCENT")]
     pub capture_percent: Option<f64>,
-    /// What to capture
-    #[arg(long, value_enum, default_value = "input-and-output")]
-    pub capture_mode: CaptureMode,
+    /// What to capture [default: input-and-output]
+    #[arg(long, value_enum)]
+    pub capture_mode: Option<CaptureMode>,
     /// Capture into this local folder instead of the server
     #[arg(long, env = "MODELWATCH_PROXY_CAPTURE_DIR")]
     pub capture_dir: Option<PathBuf>,
-    /// Content types captured as CSV text (comma-separated)
-    #[arg(long, value_delimiter = ',', default_value = "text/csv")]
+    /// Content types captured as CSV text (comma-separated) [default: text/csv]
+    #[arg(long, value_delimiter = ',')]
     pub capture_csv_types: Vec<String>,
-    /// Content types captured as JSON text (comma-separated); others are base64
-    #[arg(long, value_delimiter = ',', default_value = "application/json")]
+    /// Content types captured as JSON text (comma-separated); others are
+    /// base64 [default: application/json]
+    #[arg(long, value_delimiter = ',')]
     pub capture_json_types: Vec<String>,
-    /// Payload bytes waiting in memory for capture before records are dropped
-    #[arg(long, default_value_t = 64 * 1024 * 1024)]
-    pub capture_queue_bytes: usize,
+    /// Payload bytes waiting in memory for capture before records are
+    /// dropped [default: 67108864]
+    #[arg(long)]
+    pub capture_queue_bytes: Option<usize>,
     /// Disk buffer for captures while the server is unreachable
     /// [default: <temp dir>/modelwatch-capture-buffer/<endpoint>/<variant>]
     #[arg(long, env = "MODELWATCH_PROXY_CAPTURE_BUFFER_DIR")]
     pub capture_buffer_dir: Option<PathBuf>,
-    /// Bytes the disk buffer may hold before records are dropped
-    #[arg(long, default_value_t = 256 * 1024 * 1024)]
-    pub capture_buffer_bytes: u64,
-    /// Local capture files rotate at this size (and every hour)
-    #[arg(long, default_value_t = 64 * 1024 * 1024)]
-    pub capture_file_bytes: u64,
-    /// Milliseconds between emptyings of the capture buffers (records are sent in batches)
-    #[arg(long, default_value_t = 100)]
-    pub capture_flush_ms: u64,
-    /// Do not fsync local capture files after each batch
+    /// Bytes the disk buffer may hold before records are dropped [default: 268435456]
     #[arg(long)]
-    pub capture_no_sync: bool,
+    pub capture_buffer_bytes: Option<u64>,
+    /// Local capture files rotate at this size (and every hour) [default: 67108864]
+    #[arg(long)]
+    pub capture_file_bytes: Option<u64>,
+    /// Milliseconds between emptyings of the capture buffers (records are
+    /// sent in batches) [default: 100]
+    #[arg(long)]
+    pub capture_flush_ms: Option<u64>,
+    /// Do not fsync local capture files after each batch
+    #[arg(
+        long,
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "true",
+        value_name = "BOOL"
+    )]
+    pub capture_no_sync: Option<bool>,
     /// Serving threads [default: the number of CPUs]
     #[arg(long, env = "MODELWATCH_PROXY_THREADS")]
     pub threads: Option<usize>,
-    /// Log filter, e.g. `info` or `mw_proxy=debug`
-    #[arg(long, env = "MODELWATCH_LOG", default_value = "info")]
-    pub log: String,
+    /// Log filter, e.g. `info` or `mw_proxy=debug` [default: info]
+    #[arg(long, env = "MODELWATCH_LOG")]
+    pub log: Option<String>,
 }
 
-fn config(a: &ProxyArgs) -> anyhow::Result<ProxyConfig> {
-    if a.max_body_bytes == 0 || a.max_in_flight == 0 || a.max_connections == 0 {
-        bail!("--max-body-bytes, --max-in-flight and --max-connections must be positive");
-    }
-    for p in &a.invocation_paths {
-        if !p.starts_with('/') {
-            bail!("--invocation-path {p:?} must start with /");
-        }
-    }
+/// The sidecar's configuration from settings already merged and checked.
+fn config(a: &ProxySettings) -> anyhow::Result<ProxyConfig> {
     let schema = match &a.schema {
         Some(p) => Some(mw_proxy::validate::Schema::load(p)?),
         None => None,
@@ -174,9 +193,6 @@ fn config(a: &ProxyArgs) -> anyhow::Result<ProxyConfig> {
     let capture = match a.capture_percent {
         None => None,
         Some(p) => {
-            if !(0.0..=100.0).contains(&p) {
-                bail!("--capture-percent must be between 0 and 100, got {p}");
-            }
             let content_types = mw_capture::ContentTypes::new(
                 a.capture_csv_types.clone(),
                 a.capture_json_types.clone(),
@@ -213,26 +229,13 @@ fn config(a: &ProxyArgs) -> anyhow::Result<ProxyConfig> {
             })
         }
     };
-    let resolution = if a.high_resolution { 1 } else { 60 };
-    let flush = a
-        .metrics_flush_ms
-        .unwrap_or(if a.high_resolution { 1000 } else { 10_000 });
-    if flush == 0 {
-        bail!("--metrics-flush-ms must be positive");
-    }
     Ok(ProxyConfig {
         upstream: a.upstream.clone(),
         upstream_h2c: a.upstream_h2c,
         endpoint: a.endpoint.clone(),
         variant: a.variant.clone(),
         server: a.server.clone(),
-        server_key: match &a.access_key {
-            Some(k) => Some(
-                mw_client::sigv4::Signer::parse(k)
-                    .map_err(|e| anyhow::anyhow!("--access-key: {e}"))?,
-            ),
-            None => None,
-        },
+        server_key: a.access_key.clone(),
         limits: Limits {
             max_body_bytes: a.max_body_bytes,
             max_response_bytes: a.max_response_bytes,
@@ -242,8 +245,8 @@ fn config(a: &ProxyArgs) -> anyhow::Result<ProxyConfig> {
             max_connections: a.max_connections,
         },
         invocation_paths: a.invocation_paths.clone(),
-        metrics_resolution: resolution,
-        metrics_flush: Duration::from_millis(flush),
+        metrics_resolution: if a.high_resolution { 1 } else { 60 },
+        metrics_flush: Duration::from_millis(a.metrics_flush_ms),
         capture,
         schema,
         threads: a.threads.unwrap_or_else(|| {
@@ -255,14 +258,19 @@ fn config(a: &ProxyArgs) -> anyhow::Result<ProxyConfig> {
 }
 
 pub fn run(args: ProxyArgs) -> anyhow::Result<()> {
+    let settings = ProxySettings::resolve(args)?;
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_new(&args.log)
-                .with_context(|| format!("bad log filter {:?}", args.log))?,
+            tracing_subscriber::EnvFilter::try_new(&settings.log)
+                .with_context(|| format!("bad log filter {:?}", settings.log))?,
         )
         .with_writer(std::io::stderr)
         .init();
-    let cfg = config(&args)?;
+    for w in &settings.warnings {
+        tracing::warn!("{w}");
+    }
+    let cfg = config(&settings)?;
+    let listen = settings.listen;
     // Requests are served on the proxy's own threads; this runtime runs the
     // capture worker and the metrics publisher.
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -271,9 +279,9 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.listen)
+        let listener = tokio::net::TcpListener::bind(listen)
             .await
-            .with_context(|| format!("binding {}", args.listen))?;
+            .with_context(|| format!("binding {listen}"))?;
         let addr = listener.local_addr()?;
         tracing::info!(%addr, upstream = %cfg.upstream, endpoint = %cfg.endpoint,
             variant = %cfg.variant, "modelwatch proxy ready");
