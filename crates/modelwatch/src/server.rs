@@ -85,6 +85,28 @@ async fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
         )
         .with_alarms(alarms.clone()),
     );
+    // Opened (its catalog checked against the folder tree) before the server
+    // says it is ready, so a failure here is a failed start.
+    let captures_dir = cfg.data_dir.join("captures");
+    let mut captures_cfg = mw_capture::StoreConfig::new(captures_dir.clone());
+    captures_cfg.writer.sync = cfg.wal_sync != mw_tsdb::SyncMode::None;
+    let captures =
+        tokio::task::spawn_blocking(move || mw_capture::CaptureStore::open(captures_cfg))
+            .await
+            .context("opening the capture store")?
+            .with_context(|| format!("opening the capture store in {}", captures_dir.display()))?;
+    let r = captures.reconciled();
+    if let Some(why) = &r.rebuilt {
+        tracing::warn!(reason = %why, "the capture catalog could not be read; rebuilt it from the folder tree");
+    }
+    if r.added > 0 || r.removed > 0 {
+        tracing::info!(
+            added = r.added,
+            removed = r.removed,
+            "capture catalog brought in line with the folder tree"
+        );
+    }
+    let captures = Arc::new(captures);
     let listener = tokio::net::TcpListener::bind(cfg.listen)
         .await
         .with_context(|| format!("binding {}", cfg.listen))?;
@@ -104,12 +126,6 @@ async fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
         alarms.clone(),
         cfg.checkpoint_secs,
     ));
-    let captures_dir = cfg.data_dir.join("captures");
-    let mut captures_cfg = mw_capture::StoreConfig::new(captures_dir.clone());
-    captures_cfg.writer.sync = cfg.wal_sync != mw_tsdb::SyncMode::None;
-    let captures = mw_capture::CaptureStore::open(captures_cfg)
-        .with_context(|| format!("opening the capture store in {}", captures_dir.display()))?;
-    let captures = Arc::new(captures);
     let monitor = open_monitor(&cfg, captures.clone(), store.clone(), alarms.clone()).await?;
     monitor.start();
     // The native routes answer to the same access keys as the AWS APIs.

@@ -18,7 +18,7 @@
 //! the files found by a scan at open (files of an older version, a crash
 //! between a file and its row, files deleted by hand).
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, Transaction};
 use std::path::Path;
@@ -81,12 +81,14 @@ pub(crate) struct Query<'a> {
 pub(crate) type Row = (i64, String, Option<String>);
 
 /// What [`Catalog::reconcile`] changed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Reconciled {
     /// Files found without a row.
     pub added: u64,
     /// Rows whose file was gone.
     pub removed: u64,
+    /// Why the index was rebuilt from the tree (it could not be read), if it was.
+    pub rebuilt: Option<String>,
 }
 
 pub(crate) struct Catalog {
@@ -100,6 +102,13 @@ fn limit_param(limit: usize) -> i64 {
 impl Catalog {
     pub fn open(path: &Path) -> Result<Catalog> {
         let conn = Connection::open(path)?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::CatalogVersion(format!(
+                "{} has schema version {version}; this version of modelwatch knows up to {SCHEMA_VERSION}",
+                path.display()
+            )));
+        }
         conn.execute_batch(SCHEMA)?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         Ok(Catalog {

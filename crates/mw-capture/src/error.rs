@@ -26,6 +26,8 @@ pub enum Error {
     },
     #[error("capture catalog database failed: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("{0}")]
+    CatalogVersion(String),
 }
 
 impl Error {
@@ -34,7 +36,20 @@ impl Error {
             Error::InvalidParameter(_) => ErrorKind::InvalidParameter,
             Error::LimitExceeded(_) => ErrorKind::LimitExceeded,
             Error::NotFound(_) => ErrorKind::NotFound,
-            Error::Io { .. } | Error::Sqlite(_) => ErrorKind::Internal,
+            Error::Io { .. } | Error::Sqlite(_) | Error::CatalogVersion(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// The catalog file cannot be read as a catalog: damaged, not a
+    /// database, or written by a newer version.
+    pub(crate) fn unreadable_catalog(&self) -> bool {
+        match self {
+            Error::CatalogVersion(_) => true,
+            Error::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase
+            ),
+            _ => false,
         }
     }
 

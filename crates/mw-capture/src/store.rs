@@ -184,6 +184,24 @@ fn scan(root: &Path, found: &mut dyn FnMut(Entry) -> Result<()>) -> Result<()> {
     Ok(())
 }
 
+/// Renames the catalog and its WAL files to `<name>.broken-<ms>[-wal|-shm]`;
+/// returns the new name of the database.
+fn set_aside(db: &Path) -> Result<PathBuf> {
+    let stamp = mw_model::time::now_ms();
+    let mut moved = db.to_path_buf();
+    for suffix in ["", "-wal", "-shm"] {
+        let from = PathBuf::from(format!("{}{suffix}", db.display()));
+        let to = PathBuf::from(format!("{}.broken-{stamp}{suffix}", db.display()));
+        match std::fs::rename(&from, &to) {
+            Ok(()) if suffix.is_empty() => moved = to,
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(format!("moving {} aside", from.display()), e)),
+        }
+    }
+    Ok(moved)
+}
+
 impl CaptureStore {
     /// Opens the store under `cfg.root` (creating it), and reconciles its
     /// catalog with the folder tree.
@@ -193,8 +211,24 @@ impl CaptureStore {
             std::fs::create_dir_all(&d)
                 .map_err(|e| Error::io(format!("creating {}", d.display()), e))?;
         }
-        let catalog = Catalog::open(&cfg.root.join(CATALOG_FILE))?;
-        let reconciled = catalog.reconcile(|found| scan(&cfg.root, found))?;
+        let path = cfg.root.join(CATALOG_FILE);
+        let open = || -> Result<(Catalog, Reconciled)> {
+            let catalog = Catalog::open(&path)?;
+            let reconciled = catalog.reconcile(|found| scan(&cfg.root, found))?;
+            Ok((catalog, reconciled))
+        };
+        let (catalog, reconciled) = match open() {
+            Ok(c) => c,
+            // The tree is the truth: an index SQLite cannot read (damaged, or
+            // of a newer version) is set aside and rebuilt from it.
+            Err(e) if e.unreadable_catalog() => {
+                let aside = set_aside(&path)?;
+                let (catalog, mut reconciled) = open()?;
+                reconciled.rebuilt = Some(format!("{e}; moved to {}", aside.display()));
+                (catalog, reconciled)
+            }
+            Err(e) => return Err(e),
+        };
         Ok(CaptureStore {
             cfg,
             catalog: Arc::new(catalog),
@@ -210,7 +244,7 @@ impl CaptureStore {
 
     /// What the scan at open changed in the catalog.
     pub fn reconciled(&self) -> Reconciled {
-        self.reconciled
+        self.reconciled.clone()
     }
 
     /// A writer for `base` that records each file it creates in the catalog.
@@ -307,19 +341,34 @@ impl CaptureStore {
     /// now. A file deleted since the catalog was reconciled is left out.
     fn list(&self, q: &Query<'_>, limit: usize) -> Result<Vec<FileInfo>> {
         let mut out = Vec::new();
-        for (hour_ms, path, variant) in self.catalog.files(q, None, limit)? {
-            let bytes = match std::fs::metadata(self.cfg.root.join(&path)) {
-                Ok(m) => m.len(),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(_) => 0,
-            };
-            out.push(FileInfo {
-                endpoint: q.endpoint.to_string(),
-                variant,
-                hour_ms,
-                path,
-                bytes,
-            });
+        let mut after: Option<(i64, String)> = None;
+        // Rows of deleted files do not count: page on until `limit` files
+        // that exist, so a caller asking for one more than it shows still
+        // learns whether there are more.
+        while out.len() < limit {
+            let want = limit - out.len();
+            let page =
+                self.catalog
+                    .files(q, after.as_ref().map(|(h, p)| (*h, p.as_str())), want)?;
+            let full = page.len() == want;
+            for (hour_ms, path, variant) in page {
+                after = Some((hour_ms, path.clone()));
+                let bytes = match std::fs::metadata(self.cfg.root.join(&path)) {
+                    Ok(m) => m.len(),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(_) => 0,
+                };
+                out.push(FileInfo {
+                    endpoint: q.endpoint.to_string(),
+                    variant,
+                    hour_ms,
+                    path,
+                    bytes,
+                });
+            }
+            if !full {
+                break;
+            }
         }
         Ok(out)
     }

@@ -275,7 +275,8 @@ fn files_without_a_row_are_found_at_open() {
         s.reconciled(),
         Reconciled {
             added: 2,
-            removed: 0
+            removed: 0,
+            rebuilt: None,
         }
     );
     let files = s.list_captures("ep", None, 0, T0 * 2).unwrap();
@@ -324,7 +325,8 @@ fn rows_of_deleted_files_are_dropped_at_open() {
         s.reconciled(),
         Reconciled {
             added: 0,
-            removed: 2
+            removed: 2,
+            rebuilt: None,
         }
     );
     assert_eq!(s.list_captures("ep", None, 0, T0 * 2).unwrap(), files[1..]);
@@ -539,9 +541,80 @@ fn a_deleted_catalog_is_rebuilt_from_the_tree() {
         s.reconciled(),
         Reconciled {
             added: 3,
-            removed: 0
+            removed: 0,
+            rebuilt: None,
         }
     );
     assert_eq!(s.list_captures("ep", None, 0, FAR).unwrap(), before);
     assert_eq!(s.list_ground_truth("ep", T0, T0 + 1).unwrap().len(), 1);
+}
+
+/// A catalog SQLite cannot read (damaged, or of a newer version) is moved
+/// aside and rebuilt from the tree; the store opens and lists everything.
+#[test]
+fn an_unreadable_catalog_is_set_aside_and_rebuilt() {
+    for (name, damage) in [("garbage", 0), ("newer", 1)] {
+        let dir = TestDir::new(&format!("unreadable-{name}"));
+        let root = dir.0.join("captures");
+        let s = store(&dir);
+        let mut body = line("a", T0, "1");
+        body.extend(line("b", T0 + H, "2"));
+        s.append_captures("ep", "v", &body).unwrap();
+        let before = s.list_captures("ep", None, 0, FAR).unwrap();
+        s.close().unwrap();
+        drop(s);
+        let db = root.join(CATALOG_FILE);
+        if damage == 0 {
+            for suffix in ["-wal", "-shm"] {
+                let _ = std::fs::remove_file(root.join(format!("{CATALOG_FILE}{suffix}")));
+            }
+            std::fs::write(&db, vec![0x5A; 8192]).unwrap();
+        } else {
+            let c = rusqlite::Connection::open(&db).unwrap();
+            c.pragma_update(None, "user_version", 99).unwrap();
+        }
+        let s = store(&dir);
+        let r = s.reconciled();
+        assert_eq!((r.added, r.removed), (2, 0), "{name}");
+        let why = r.rebuilt.expect("rebuilt");
+        assert!(why.contains(".broken-"), "{name}: {why}");
+        if damage == 1 {
+            assert!(why.contains("schema version 99"), "{why}");
+        }
+        assert_eq!(
+            s.list_captures("ep", None, 0, FAR).unwrap(),
+            before,
+            "{name}"
+        );
+        let aside = std::fs::read_dir(&root)
+            .unwrap()
+            .filter(|e| {
+                let n = e.as_ref().unwrap().file_name();
+                let n = n.to_string_lossy();
+                n.starts_with(&format!("{CATALOG_FILE}.broken-"))
+                    && !n.ends_with("-wal")
+                    && !n.ends_with("-shm")
+            })
+            .count();
+        assert_eq!(aside, 1, "{name}");
+    }
+}
+
+/// Rows of files deleted while the server runs do not use up a listing's
+/// limit: it still holds `limit` files when that many exist.
+#[test]
+fn deleted_files_do_not_shorten_a_limited_listing() {
+    let dir = TestDir::new("limit-deleted");
+    let root = dir.0.join("captures");
+    let s = store(&dir);
+    for k in 0..4 {
+        s.append_captures("ep", "v", &line(&format!("r{k}"), T0 + k * H, "1"))
+            .unwrap();
+    }
+    let all = s.list_captures("ep", None, 0, FAR).unwrap();
+    assert_eq!(all.len(), 4);
+    std::fs::remove_file(root.join(&all[0].path)).unwrap();
+    std::fs::remove_file(root.join(&all[1].path)).unwrap();
+    let two = s.list_captures_limit("ep", None, 0, FAR, 2).unwrap();
+    assert_eq!(two, all[2..].to_vec());
 }
