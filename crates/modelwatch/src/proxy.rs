@@ -32,8 +32,10 @@ pub const EXAMPLES: &str = "Examples:
       --server http://127.0.0.1:9600
 
   # Settings from a file (a [proxy] table: keys are the flags' names with _ for -,
-  # e.g. upstream = \"http://127.0.0.1:8080\", capture_percent = 20); flags and
-  # MODELWATCH_* variables still win over it
+  # e.g. upstream = \"http://127.0.0.1:8080\", capture_percent = 20; two differ:
+  # invocation_paths = [\"/predict\"] is the repeatable --invocation-path, and
+  # --access-key is a [proxy.access_key] table with access_key_id and
+  # secret_access_key); flags and MODELWATCH_* variables still win over it
   modelwatch proxy --config /etc/modelwatch/proxy.toml --capture-percent 100
 
 Then call it as SageMaker Runtime:
@@ -60,7 +62,9 @@ pub enum CaptureMode {
 #[derive(Args, Debug, Default)]
 pub struct ProxyArgs {
     /// TOML configuration file: a [proxy] table whose keys are the flags'
-    /// names with `_` for `-`; flags and environment variables win over it
+    /// names with `_` for `-` (but `invocation_paths`, a list, and
+    /// `[proxy.access_key]`, a table); flags and environment variables win
+    /// over it
     #[arg(long, env = "MODELWATCH_PROXY_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:9610]

@@ -33,10 +33,14 @@ struct FileConfig {
 #[serde(deny_unknown_fields)]
 struct FileProxy {
     listen: Option<SocketAddr>,
+    #[serde(default, deserialize_with = "upstream_url")]
     upstream: Option<String>,
     upstream_h2c: Option<bool>,
+    #[serde(default, deserialize_with = "endpoint_name")]
     endpoint: Option<String>,
+    #[serde(default, deserialize_with = "variant_name")]
     variant: Option<String>,
+    #[serde(default, deserialize_with = "server_url")]
     server: Option<String>,
     #[serde(default, deserialize_with = "access_key")]
     access_key: Option<FileKey>,
@@ -117,6 +121,32 @@ fn check_invocation_path(p: &String) -> Result<(), String> {
     } else {
         Err(format!("{p:?} must start with /"))
     }
+}
+
+fn check_name(what: &str, name: &str) -> Result<(), String> {
+    mw_capture::layout::validate_name(what, name).map_err(|e| e.to_string())
+}
+
+fn check_url(what: &str, url: &str) -> Result<(), String> {
+    mw_proxy::parse_base(what, url)
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+fn endpoint_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    checked(d, "endpoint", |n: &String| check_name("endpoint name", n))
+}
+
+fn variant_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    checked(d, "variant", |n: &String| check_name("variant name", n))
+}
+
+fn upstream_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    checked(d, "upstream", |u: &String| check_url("upstream", u))
+}
+
+fn server_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    checked(d, "server", |u: &String| check_url("server", u))
 }
 
 fn percent<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
@@ -362,6 +392,12 @@ impl ProxySettings {
         }
         if s.metrics_flush_ms == 0 {
             bail!("--metrics-flush-ms must be positive");
+        }
+        check_name("endpoint name", &s.endpoint).map_err(|e| anyhow!("--endpoint: {e}"))?;
+        check_name("variant name", &s.variant).map_err(|e| anyhow!("--variant: {e}"))?;
+        check_url("upstream", &s.upstream).map_err(|e| anyhow!("--upstream: {e}"))?;
+        if let Some(u) = &s.server {
+            check_url("server", u).map_err(|e| anyhow!("--server: {e}"))?;
         }
         Ok(s)
     }
@@ -650,6 +686,16 @@ secret_access_key = "secret"
             ("json", "capture_json_types = []", "between 1 and 10"),
             ("log", "log = \"mw_proxy=loud\"", "log: bad log filter"),
             ("bool", "upstream_h2c = \"yes\"", "line 4, column 16"),
+            (
+                "variant",
+                "variant = \"A B\"",
+                "variant: variant name \"A B\" is not valid",
+            ),
+            (
+                "server",
+                "server = \"ftp://x:1\"",
+                "server: server URL \"ftp://x:1\" must be http://host:port",
+            ),
         ] {
             let e = error(from_file(name, &format!("{REQUIRED}{line}\n")));
             assert!(e.contains(want), "{name}: {e}");
@@ -671,6 +717,25 @@ secret_access_key = "secret"
             e.contains("line 4, column 14") && e.contains("access_key_id"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn bad_names_and_urls_in_the_file_name_their_position() {
+        let e = error(from_file(
+            "bad-endpoint",
+            "[proxy]\nupstream = \"http://127.0.0.1:8080\"\nendpoint = \"my model\"\n",
+        ));
+        assert!(e.contains("line 3, column 12"), "{e}");
+        assert!(
+            e.contains("endpoint: endpoint name \"my model\" is not valid"),
+            "{e}"
+        );
+        let e = error(from_file(
+            "bad-upstream",
+            "[proxy]\nupstream = \"127.0.0.1:8080\"\nendpoint = \"churn\"\n",
+        ));
+        assert!(e.contains("line 2, column 12"), "{e}");
+        assert!(e.contains("upstream: upstream URL"), "{e}");
     }
 
     #[test]
@@ -720,6 +785,22 @@ secret_access_key = "secret"
             ..base()
         }));
         assert!(e.contains("--max-in-flight"), "{e}");
+        let e = error(ProxySettings::resolve(ProxyArgs {
+            endpoint: Some("my_model".into()),
+            ..base()
+        }));
+        assert!(
+            e.starts_with("--endpoint: endpoint name \"my_model\""),
+            "{e}"
+        );
+        let e = error(ProxySettings::resolve(ProxyArgs {
+            upstream: Some("http://127.0.0.1:8080/v1".into()),
+            ..base()
+        }));
+        assert!(
+            e.starts_with("--upstream: ") && e.contains("must not have a path"),
+            "{e}"
+        );
         let e = error(ProxySettings::resolve(ProxyArgs {
             access_key: Some("nocolon".into()),
             ..base()

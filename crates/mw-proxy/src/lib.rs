@@ -70,7 +70,9 @@ pub struct ProxyConfig {
     pub threads: usize,
 }
 
-fn parse_base(what: &str, url: &str) -> Result<Uri> {
+/// Checks a model-server or server base URL (`http://host:port`); `what`
+/// names it in the error.
+pub fn parse_base(what: &str, url: &str) -> Result<Uri> {
     let uri: Uri = url
         .trim_end_matches('/')
         .parse()
