@@ -9,6 +9,8 @@
 #   RATES="1000" DURATION=3 bench/proxy.sh  # quick run
 #   TARGETS="direct proxy" bench/proxy.sh   # a subset
 #   PIN=none bench/proxy.sh                 # every process on every core
+#   RATES=5000 REPEATS=15 MAX_RATE=0 SECTION=sidecar-5k bench/proxy.sh
+#                                           # many repeats at one rate, in a section of its own
 #
 # Targets:
 #   direct           the model server itself (mw-loadgen upstream)
@@ -50,7 +52,7 @@ case "$PIN" in
     none) SUT_CPUS="0-$((NCPU - 1))"; REST_CPUS="$SUT_CPUS"; NGINX_WORKERS=auto ;;
     *) echo "PIN must be sut or none" >&2; exit 2 ;;
 esac
-CMDLINE="RATES=\"$RATES\" DURATION=$DURATION WARMUP=$WARMUP CONNECTIONS=$CONNECTIONS REPEATS=$REPEATS TARGETS=\"$TARGETS\" WAL_SYNC=$WAL_SYNC PIN=$PIN MAX_RATE=$MAX_RATE bench/proxy.sh"
+CMDLINE="RATES=\"$RATES\" DURATION=$DURATION WARMUP=$WARMUP CONNECTIONS=$CONNECTIONS REPEATS=$REPEATS TARGETS=\"$TARGETS\" WAL_SYNC=$WAL_SYNC PIN=$PIN MAX_RATE=$MAX_RATE${SECTION:+ SECTION=$SECTION} bench/proxy.sh"
 
 log() { printf '[proxy-bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -179,14 +181,22 @@ run() { # target rate [duration]
         --warmup "$WARMUP" --connections "$CONNECTIONS" --label "$target" >> "$RESULTS" \
         || die "load generator failed for $target at $rate"
 }
+# Each repeat starts one target further along the list, so no target always
+# runs right after the same other one (a target's p99 can depend on what the
+# previous run left behind: dirty pages, a busy core, a cold cache).
+rotate() { # "list" k
+    local -a t=($1)
+    local k=$(($2 % ${#t[@]}))
+    echo "${t[@]:k}" "${t[@]:0:k}"
+}
 for rep in $(seq 1 "$REPEATS"); do
     for rate in $RATES; do
-        for target in $TARGETS; do
+        for target in $(rotate "$TARGETS" $((rep - 1))); do
             run "$target" "$rate"
         done
     done
     if [ "$MAX_RATE" -gt 0 ]; then
-        for target in $TARGETS; do
+        for target in $(rotate "$TARGETS" $((rep - 1))); do
             run "$target" "$MAX_RATE" "$MAX_DURATION"
         done
     fi
@@ -209,5 +219,6 @@ python3 "$BENCH/proxy_report.py" --results "$RESULTS" --rates "$RATES" --max-rat
     --warmup "$WARMUP" --connections "$CONNECTIONS" --repeats "$REPEATS" --nginx "$NGINX_VERSION" --capture "$CAPTURE_STATS" \
     --capture-dir "$CAPTURE_DIR_STATS" --pin "$PIN" --sut-cpus "$SUT_CPUS" --rest-cpus "$REST_CPUS" \
     --commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" --load-before "$LOAD_BEFORE" \
-    --load-after "$LOAD_AFTER" --wal-sync "$WAL_SYNC" --command "$CMDLINE" --out "$BENCH/RESULTS.md"
+    --load-after "$LOAD_AFTER" --wal-sync "$WAL_SYNC" --command "$CMDLINE" --section "${SECTION:-}" \
+    --out "$BENCH/RESULTS.md"
 log "wrote the Sidecar ($PIN) section of bench/RESULTS.md"
