@@ -118,18 +118,7 @@ impl Catalog {
 
     /// Records a new file; committed (and synced) when this returns.
     pub fn insert(&self, e: &Entry) -> Result<()> {
-        self.conn.lock().execute(
-            "INSERT OR REPLACE INTO files (path, kind, endpoint, variant, hour_ms, added_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                e.path,
-                e.kind.as_str(),
-                e.endpoint,
-                e.variant,
-                e.hour_ms,
-                mw_model::time::now_ms()
-            ],
-        )?;
+        add(&self.conn.lock(), "REPLACE", e)?;
         Ok(())
     }
 
@@ -198,18 +187,21 @@ impl Catalog {
 fn found(tx: &Transaction<'_>, e: &Entry) -> Result<u64> {
     tx.prepare_cached("INSERT OR IGNORE INTO seen (path) VALUES (?1)")?
         .execute([&e.path])?;
-    let added = tx
-        .prepare_cached(
-            "INSERT OR IGNORE INTO files (path, kind, endpoint, variant, hour_ms, added_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?
-        .execute(params![
-            e.path,
-            e.kind.as_str(),
-            e.endpoint,
-            e.variant,
-            e.hour_ms,
-            mw_model::time::now_ms()
-        ])?;
-    Ok(added as u64)
+    Ok(add(tx, "IGNORE", e)? as u64)
+}
+
+/// `INSERT OR <conflict>` of `e`'s row; how many rows were written.
+fn add(conn: &Connection, conflict: &str, e: &Entry) -> Result<usize> {
+    let sql = format!(
+        "INSERT OR {conflict} INTO files (path, kind, endpoint, variant, hour_ms, added_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+    );
+    Ok(conn.prepare_cached(&sql)?.execute(params![
+        e.path,
+        e.kind.as_str(),
+        e.endpoint,
+        e.variant,
+        e.hour_ms,
+        mw_model::time::now_ms()
+    ])?)
 }

@@ -60,15 +60,19 @@ pub fn file_name(now_ms: i64) -> String {
     )
 }
 
+/// The entries of `dir`; none when it does not exist.
+fn entries(dir: &Path) -> Result<Vec<std::fs::DirEntry>> {
+    let listing = |e| Error::io(format!("listing {}", dir.display()), e);
+    match std::fs::read_dir(dir) {
+        Ok(rd) => rd.map(|e| e.map_err(listing)).collect(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(listing(e)),
+    }
+}
+
 fn numeric_dirs(dir: &Path, width: usize) -> Result<Vec<(u32, PathBuf)>> {
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io(format!("listing {}", dir.display()), e)),
-    };
     let mut out = Vec::new();
-    for entry in rd {
-        let entry = entry.map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+    for entry in entries(dir)? {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
         if name.len() != width
@@ -149,14 +153,8 @@ pub fn all_hours(base: &Path) -> Result<Vec<(i64, PathBuf)>> {
 
 /// The sub-folders of `dir` whose names pass [`validate_name`], sorted.
 pub fn named_dirs(dir: &Path) -> Result<Vec<String>> {
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io(format!("listing {}", dir.display()), e)),
-    };
     let mut out = Vec::new();
-    for entry in rd {
-        let entry = entry.map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+    for entry in entries(dir)? {
         if let Some(name) = entry.file_name().to_str() {
             if validate_name("name", name).is_ok() && entry.path().is_dir() {
                 out.push(name.to_string());
@@ -169,14 +167,8 @@ pub fn named_dirs(dir: &Path) -> Result<Vec<String>> {
 
 /// The `.jsonl` files of one hour folder, sorted by name (creation order).
 pub fn files_in(dir: &Path) -> Result<Vec<(String, PathBuf, u64)>> {
-    let rd = match std::fs::read_dir(dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io(format!("listing {}", dir.display()), e)),
-    };
     let mut out = Vec::new();
-    for entry in rd {
-        let entry = entry.map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+    for entry in entries(dir)? {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
         if !name.ends_with(".jsonl") {
