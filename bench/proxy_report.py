@@ -79,7 +79,9 @@ def main():
     capture = json.loads(a.capture or "{}")
     capture_dir = json.loads(a.capture_dir or "{}")
     marker = a.section or MARKERS[a.pin]
-    title = TITLES[a.pin] if not a.section else f"{TITLES[a.pin]} ({a.section})"
+    title = TITLES[a.pin]
+    if a.section:
+        title += f", {' and '.join(f'{int(r):,}' for r in a.rates.split())} req/s, {a.repeats} repeats"
     begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
 
     out = [begin, f"## {title}", ""]
