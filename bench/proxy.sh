@@ -28,6 +28,15 @@
 # then runs one worker per core it has, and modelwatch proxy one serving
 # thread per core (its default). PIN=none shares every core among all
 # processes. Each layout writes its own section of bench/RESULTS.md.
+#
+# SERVER_SCHED=idle (the default) runs the modelwatch server under
+# SCHED_IDLE (`chrt --idle 0`): it stores what the proxies send with the CPU
+# time the load generator and the model server leave, as a server on another
+# host would. It still has to keep up: the report checks that every captured
+# record was stored and none dropped. SERVER_SCHED=normal runs it as any
+# other process; its ingest bursts then delay the generator and the model
+# server sharing its core, which shows up in the capture-to-server target's
+# percentiles (see the note in bench/RESULTS.md).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -43,6 +52,7 @@ REPEATS="${REPEATS:-3}"             # runs per target and rate, interleaved; med
 TARGETS="${TARGETS:-direct nginx proxy proxy-dir proxy-nocapture}"
 STEP_TIMEOUT="${STEP_TIMEOUT:-120}"
 WAL_SYNC="${WAL_SYNC:-always}"      # the server's durability while it stores captures
+SERVER_SCHED="${SERVER_SCHED:-idle}" # the modelwatch server's scheduling: idle or normal
 MAX_RATE="${MAX_RATE:-100000}"      # an offered rate no target reaches: its achieved rate is the target's most (0: skip)
 MAX_DURATION="${MAX_DURATION:-5}"
 NCPU="$(nproc)"
@@ -52,7 +62,13 @@ case "$PIN" in
     none) SUT_CPUS="0-$((NCPU - 1))"; REST_CPUS="$SUT_CPUS"; NGINX_WORKERS=auto ;;
     *) echo "PIN must be sut or none" >&2; exit 2 ;;
 esac
-CMDLINE="RATES=\"$RATES\" DURATION=$DURATION WARMUP=$WARMUP CONNECTIONS=$CONNECTIONS REPEATS=$REPEATS TARGETS=\"$TARGETS\" WAL_SYNC=$WAL_SYNC PIN=$PIN MAX_RATE=$MAX_RATE${SECTION:+ SECTION=$SECTION} bench/proxy.sh"
+case "$SERVER_SCHED" in
+    idle) command -v chrt >/dev/null || { echo "SERVER_SCHED=idle needs chrt (util-linux)" >&2; exit 2; }
+          SERVER_PREFIX=(chrt --idle 0) ;;
+    normal) SERVER_PREFIX=() ;;
+    *) echo "SERVER_SCHED must be idle or normal" >&2; exit 2 ;;
+esac
+CMDLINE="RATES=\"$RATES\" DURATION=$DURATION WARMUP=$WARMUP CONNECTIONS=$CONNECTIONS REPEATS=$REPEATS TARGETS=\"$TARGETS\" WAL_SYNC=$WAL_SYNC PIN=$PIN SERVER_SCHED=$SERVER_SCHED MAX_RATE=$MAX_RATE${SECTION:+ SECTION=$SECTION} bench/proxy.sh"
 
 log() { printf '[proxy-bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -107,7 +123,7 @@ PIDS+=($!)
 wait_port "$UP_PORT"
 
 SRV_PORT=$(free_port)
-taskset -c "$REST_CPUS" "$MW" server --listen "127.0.0.1:$SRV_PORT" --data-dir "$OUT/server-data" --wal-sync "$WAL_SYNC" \
+taskset -c "$REST_CPUS" "${SERVER_PREFIX[@]}" "$MW" server --listen "127.0.0.1:$SRV_PORT" --data-dir "$OUT/server-data" --wal-sync "$WAL_SYNC" \
     > "$OUT/server.out" 2> "$OUT/server.err" &
 PIDS+=($!)
 wait_port "$SRV_PORT"
@@ -219,6 +235,6 @@ python3 "$BENCH/proxy_report.py" --results "$RESULTS" --rates "$RATES" --max-rat
     --warmup "$WARMUP" --connections "$CONNECTIONS" --repeats "$REPEATS" --nginx "$NGINX_VERSION" --capture "$CAPTURE_STATS" \
     --capture-dir "$CAPTURE_DIR_STATS" --pin "$PIN" --sut-cpus "$SUT_CPUS" --rest-cpus "$REST_CPUS" \
     --commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" --load-before "$LOAD_BEFORE" \
-    --load-after "$LOAD_AFTER" --wal-sync "$WAL_SYNC" --command "$CMDLINE" --section "${SECTION:-}" \
+    --load-after "$LOAD_AFTER" --wal-sync "$WAL_SYNC" --server-sched "$SERVER_SCHED" --command "$CMDLINE" --section "${SECTION:-}" \
     --out "$BENCH/RESULTS.md"
 log "wrote the Sidecar ($PIN) section of bench/RESULTS.md"

@@ -61,11 +61,26 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def server_sched_text(sched: str, cpus: str) -> str:
+    if sched == "idle":
+        return (
+            f"The modelwatch server ran under `SCHED_IDLE` (`SERVER_SCHED=idle`, the default) on CPU {cpus}: it "
+            "stored the metrics and captured records with the CPU time the other processes left, as a server on "
+            "another host would, instead of delaying the load generator and the model server (whose latency is "
+            "what is measured) with its ingest. The capture lines below show whether it kept up."
+        )
+    return (
+        f"The modelwatch server ran as an ordinary process (`SERVER_SCHED=normal`) on CPU {cpus}: each batch it "
+        "stores delays the load generator and the model server sharing its core, which counts in the latency "
+        "of the target whose records it stores."
+    )
+
+
 def main():
     ap = argparse.ArgumentParser()
     for a in ("results", "rates", "duration", "warmup", "connections", "repeats", "nginx", "capture", "commit",
               "load-before", "load-after", "wal-sync", "command", "out", "capture-dir", "pin", "sut-cpus", "max-rate",
-              "rest-cpus"):
+              "rest-cpus", "server-sched"):
         ap.add_argument(f"--{a}", required=True)
     ap.add_argument("--section", default="", help="marker name of the section (default: by CPU layout)")
     a = ap.parse_args()
@@ -80,6 +95,10 @@ def main():
     capture_dir = json.loads(a.capture_dir or "{}")
     marker = a.section or MARKERS[a.pin]
     title = TITLES[a.pin]
+    if a.server_sched != "idle" and not a.section:
+        # Not the standard layout: a section of its own, never over the standard one.
+        marker += f"-server-{a.server_sched}"
+        title += f", server scheduled {a.server_sched}"
     if a.section:
         title += f", {' and '.join(f'{int(r):,}' for r in a.rates.split())} req/s, {a.repeats} repeats"
     begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
@@ -100,11 +119,15 @@ def main():
             f"modelwatch server ran on CPU {a.rest_cpus}. nginx ran one worker process and modelwatch proxy one "
             "serving thread (each its default for one core)."
         )
+        out.append("")
+        out.append(server_sched_text(a.server_sched, a.rest_cpus))
     else:
         out.append(
             f"CPU layout (`PIN=none`): every process shared CPUs {a.sut_cpus}; nginx ran `worker_processes auto` "
             "and modelwatch proxy one serving thread per core."
         )
+        out.append("")
+        out.append(server_sched_text(a.server_sched, a.sut_cpus))
     out.append("")
     out.append(f"- Date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M:%S} UTC")
     out.append(f"- Machine: {os.cpu_count()} CPU cores (`nproc`), {cpu_model()}")
@@ -237,8 +260,9 @@ def main():
         out.append(
             "Caveats: the load generator, the model server and the modelwatch server share their core(s), so the "
             "direct numbers include their contention, and the capture-to-server target also makes the modelwatch "
-            "server store every record there, next to the model server and the generator. Percentile "
-            "differences are differences of percentiles, not percentiles of per-request differences."
+            "server store every record there, next to the model server and the generator"
+            + (" (at idle priority: see above)" if a.server_sched == "idle" else "")
+            + ". Percentile differences are differences of percentiles, not percentiles of per-request differences."
         )
     else:
         out.append(
