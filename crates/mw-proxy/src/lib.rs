@@ -368,9 +368,9 @@ async fn serve_h2(
         let act = act.clone();
         async move {
             act.0.fetch_add(1, Ordering::Relaxed);
-            let mut captured = None;
-            let resp = st.handle(req.map(proxy::ReqBody::H2), &mut captured).await;
-            st.submit_capture(captured);
+            let mut after = proxy::After::default();
+            let resp = st.handle(req.map(proxy::ReqBody::H2), &mut after).await;
+            st.finish(after);
             act.1
                 .store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
             act.0.fetch_sub(1, Ordering::Relaxed);
@@ -431,7 +431,11 @@ async fn serve_h1(
                 return;
             }
         }
-        let head = match tokio::time::timeout(client_timeout, conn.read_head()).await {
+        let read = {
+            let read = std::pin::pin!(conn.read_head());
+            tokio::time::timeout(client_timeout, read).await
+        };
+        let head = match read {
             Ok(Ok(h)) => h,
             Ok(Err(h1::ReadError::Closed | h1::ReadError::Io(_))) => return,
             Ok(Err(e)) => {
@@ -465,8 +469,8 @@ async fn serve_h1(
         *req.uri_mut() = head.uri;
         *req.version_mut() = head.version;
         *req.headers_mut() = head.headers;
-        let mut captured = None;
-        let (parts, body) = state.handle(req, &mut captured).await.into_parts();
+        let mut after = proxy::After::default();
+        let (parts, body) = state.handle(req, &mut after).await.into_parts();
         if !conn.body_done() {
             // Answered without reading the body: skip it, or close. A client
             // that already ran out of time gets its 408 at once.
@@ -482,18 +486,17 @@ async fn serve_h1(
             (false, true) => h1::Connection::KeepAlive10,
             (false, false) => h1::Connection::KeepAlive,
         };
-        let written = tokio::time::timeout(
-            client_timeout,
-            conn.write_response(
+        let written = {
+            let write = std::pin::pin!(conn.write_response(
                 parts.status,
                 &parts.headers,
                 &body,
                 head_request,
                 connection,
-            ),
-        )
-        .await;
-        state.submit_capture(captured);
+            ));
+            tokio::time::timeout(client_timeout, write).await
+        };
+        state.finish(after);
         if !matches!(written, Ok(Ok(()))) {
             return;
         }

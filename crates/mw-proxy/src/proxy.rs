@@ -181,6 +181,23 @@ fn valid_inference_id(id: &str) -> bool {
         && id.chars().all(|c| !c.is_control())
 }
 
+/// What is left to do once an answer is on its way: its metrics and its
+/// captured record. [`Proxy::handle`] fills it; the caller hands it to
+/// [`Proxy::finish`] after writing the answer, so that neither delays it.
+#[derive(Default)]
+pub struct After {
+    outcome: Option<Deferred>,
+    capture: Option<Item>,
+}
+
+/// An invocation's outcome, recorded once its answer is written.
+struct Deferred {
+    t0: Instant,
+    model: Duration,
+    class: Class,
+    model_error: bool,
+}
+
 /// What a captured record takes from its request.
 struct Sampled {
     content_type: String,
@@ -203,14 +220,11 @@ enum Upstream {
 }
 
 impl Proxy {
-    /// Answers `req`. A sampled invocation leaves its record in `captured`,
-    /// for the caller to hand to [`Capture::submit`] once the answer is on
-    /// its way (so encoding it never delays the answer).
-    pub async fn handle(
-        &self,
-        req: Request<ReqBody<'_>>,
-        captured: &mut Option<Item>,
-    ) -> Response<Bytes> {
+    /// Answers `req`. An invocation the model answered leaves its outcome
+    /// (and a sampled one its record) in `after`, for the caller to hand to
+    /// [`Proxy::finish`] once the answer is written: recording metrics and
+    /// encoding the record never delay the answer.
+    pub async fn handle(&self, req: Request<ReqBody<'_>>, after: &mut After) -> Response<Bytes> {
         let t0 = Instant::now();
         let path = req.uri().path();
         if path == "/_modelwatch/stats" {
@@ -261,14 +275,19 @@ impl Proxy {
             };
         };
         match kind {
-            Some(k) => self.invoke(req, k, t0, captured).await,
+            Some(k) => self.invoke(req, k, t0, after).await,
             None => self.pass_through(req).await,
         }
     }
 
-    /// Hands a record left by [`Proxy::handle`] to capture.
-    pub fn submit_capture(&self, captured: Option<Item>) {
-        if let (Some(item), Some(c)) = (captured, &self.capture) {
+    /// Records what [`Proxy::handle`] left in `after`: the invocation's
+    /// metrics (its OverheadLatency includes handing the answer to the
+    /// connection) and its captured record.
+    pub fn finish(&self, after: After) {
+        if let Some(d) = after.outcome {
+            self.record(d.t0, Some(d.model), d.class, d.model_error);
+        }
+        if let (Some(item), Some(c)) = (after.capture, &self.capture) {
             c.submit(item);
         }
     }
@@ -336,7 +355,11 @@ impl Proxy {
         }
         let res = match body {
             ReqBody::H1(conn) => {
-                match tokio::time::timeout(self.limits.client_timeout, conn.read_body(max)).await {
+                let read = {
+                    let read = std::pin::pin!(conn.read_body(max));
+                    tokio::time::timeout(self.limits.client_timeout, read).await
+                };
+                match read {
                     Err(_) => Err(None),
                     Ok(Ok(b)) => Ok(b),
                     Ok(Err(crate::h1::ReadError::TooLarge)) => Err(Some(None)),
@@ -477,7 +500,9 @@ impl Proxy {
         body: Bytes,
     ) -> Upstream {
         let max = self.limits.max_response_bytes;
-        let fut = async {
+        // Pinned where it is built: the timeout holds a pointer to it, not a
+        // copy of a future of some kilobytes (copies that cost the request path).
+        let fut = std::pin::pin!(async {
             let a = self
                 .upstream
                 .call(method, uri, headers, body, max)
@@ -491,7 +516,7 @@ impl Proxy {
                     CallError::Body(m) => format!("reading the model's response failed: {m}"),
                 })?;
             Ok::<_, String>((a.status, a.headers, a.body))
-        };
+        });
         match tokio::time::timeout(self.limits.upstream_timeout, fut).await {
             Err(_) => Upstream::Failed {
                 timed_out: true,
@@ -525,7 +550,7 @@ impl Proxy {
         req: Request<ReqBody<'_>>,
         kind: Kind,
         t0: Instant,
-        captured: &mut Option<Item>,
+        after: &mut After,
     ) -> Response<Bytes> {
         let (parts, mut body) = req.into_parts();
         if kind == Kind::Runtime {
@@ -699,9 +724,14 @@ impl Proxy {
                         r
                     }
                 };
-                self.record(t0, Some(model), class, !ok);
+                after.outcome = Some(Deferred {
+                    t0,
+                    model,
+                    class,
+                    model_error: !ok,
+                });
                 if let (true, Some(s), Some(c)) = (ok, sampled, &self.capture) {
-                    *captured = Some(Item {
+                    after.capture = Some(Item {
                         input: c.input.then_some((s.content_type, body)),
                         output: c.output.then(|| {
                             (
