@@ -19,10 +19,11 @@
 //! [`MAX_HEADERS`] fields, chunk-size lines and trailers, bodies at the
 //! caller's limit. Malformed input is an error, never a panic.
 
+use crate::fields::Fields;
 use bytes::{Bytes, BytesMut};
 use http::header::{HeaderName, HeaderValue};
-use http::{HeaderMap, Method, StatusCode, Uri, Version};
-use std::io::{self, Write as _};
+use http::{Method, StatusCode, Uri, Version};
+use std::io;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -93,7 +94,7 @@ pub struct RequestHead {
     pub method: Method,
     pub uri: Uri,
     pub version: Version,
-    pub headers: HeaderMap,
+    pub headers: Fields,
     /// The connection may serve another request after this one.
     pub keep_alive: bool,
     pub framing: Framing,
@@ -113,8 +114,8 @@ fn has_token(v: &[u8], token: &str) -> bool {
 
 /// Header fields of a head: zero-copy values, the framing and the
 /// connection tokens.
-struct Fields {
-    headers: HeaderMap,
+struct Parsed {
+    headers: Fields,
     framing: Framing,
     /// A `Content-Length` was given (even 0).
     has_length: bool,
@@ -152,9 +153,9 @@ fn fields_at(buf: &[u8], parsed: &[httparse::Header<'_>]) -> Vec<FieldAt> {
         .collect()
 }
 
-fn fields(head: &Bytes, at: &[FieldAt]) -> Result<Fields, ReadError> {
-    let mut f = Fields {
-        headers: HeaderMap::with_capacity(at.len()),
+fn fields(head: &Bytes, at: &[FieldAt]) -> Result<Parsed, ReadError> {
+    let mut f = Parsed {
+        headers: Fields::with_capacity(at.len()),
         framing: Framing::None,
         has_length: false,
         close: false,
@@ -164,19 +165,19 @@ fn fields(head: &Bytes, at: &[FieldAt]) -> Result<Fields, ReadError> {
     let mut length: Option<u64> = None;
     let mut chunked = false;
     for (n, v) in at {
-        // Names were checked as tokens by httparse.
-        let h = httparse::Header {
-            name: std::str::from_utf8(&head[n.clone()]).unwrap_or(""),
-            value: &head[v.clone()],
-        };
-        let name = HeaderName::from_bytes(h.name.as_bytes())
-            .map_err(|_| ReadError::Malformed(format!("invalid header name {:?}", h.name)))?;
+        let raw = &head[v.clone()];
+        let name = HeaderName::from_bytes(&head[n.clone()]).map_err(|_| {
+            ReadError::Malformed(format!(
+                "invalid header name {:?}",
+                String::from_utf8_lossy(&head[n.clone()])
+            ))
+        })?;
         let value = HeaderValue::from_maybe_shared(head.slice(v.clone()))
-            .map_err(|_| ReadError::Malformed(format!("invalid value of header {}", h.name)))?;
+            .map_err(|_| ReadError::Malformed(format!("invalid value of header {name}")))?;
         match name.as_str() {
             "content-length" => {
                 // 1*DIGIT and nothing else (no sign, no list).
-                let v = h.value.trim_ascii();
+                let v = raw.trim_ascii();
                 let n = (!v.is_empty() && v.len() <= 19 && v.iter().all(u8::is_ascii_digit))
                     .then(|| std::str::from_utf8(v).ok()?.parse::<u64>().ok())
                     .flatten()
@@ -191,19 +192,19 @@ fn fields(head: &Bytes, at: &[FieldAt]) -> Result<Fields, ReadError> {
             "transfer-encoding" => {
                 // Only a single `chunked` is understood: a body under another
                 // coding would be forwarded still encoded, as if plain.
-                if chunked || !h.value.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+                if chunked || !raw.trim_ascii().eq_ignore_ascii_case(b"chunked") {
                     return Err(ReadError::Malformed(format!(
                         "unsupported Transfer-Encoding {:?} (only chunked)",
-                        String::from_utf8_lossy(h.value)
+                        String::from_utf8_lossy(raw)
                     )));
                 }
                 chunked = true;
             }
             "connection" => {
-                f.close |= has_token(h.value, "close");
-                f.keep_alive |= has_token(h.value, "keep-alive");
+                f.close |= has_token(raw, "close");
+                f.keep_alive |= has_token(raw, "keep-alive");
             }
-            "expect" => f.expect_continue = h.value.eq_ignore_ascii_case(b"100-continue"),
+            "expect" => f.expect_continue = raw.eq_ignore_ascii_case(b"100-continue"),
             _ => {}
         }
         f.headers.append(name, value);
@@ -268,7 +269,7 @@ pub fn parse_request(buf: &mut BytesMut) -> Result<Option<RequestHead>, ReadErro
 #[derive(Debug)]
 pub struct ResponseHead {
     pub status: StatusCode,
-    pub headers: HeaderMap,
+    pub headers: Fields,
     pub keep_alive: bool,
     pub framing: Framing,
 }
@@ -473,11 +474,26 @@ async fn read_framed(
     }
 }
 
+/// Appends `n` in decimal (what `write!` does, without its formatting machinery).
+fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
 /// Appends a response head and body to `out`.
 pub fn encode_response(
     out: &mut Vec<u8>,
     status: StatusCode,
-    headers: &HeaderMap,
+    headers: &Fields,
     body_len: usize,
     connection: Connection,
 ) {
@@ -486,7 +502,7 @@ pub fn encode_response(
     out.push(b' ');
     out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
     out.extend_from_slice(b"\r\n");
-    for (name, value) in headers {
+    for (name, value) in headers.iter() {
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(value.as_bytes());
@@ -496,9 +512,11 @@ pub fn encode_response(
     if status != StatusCode::NO_CONTENT
         && status != StatusCode::NOT_MODIFIED
         && !status.is_informational()
-        && !headers.contains_key(http::header::CONTENT_LENGTH)
+        && !headers.contains(&http::header::CONTENT_LENGTH)
     {
-        let _ = write!(out, "content-length: {body_len}\r\n");
+        out.extend_from_slice(b"content-length: ");
+        push_decimal(out, body_len);
+        out.extend_from_slice(b"\r\n");
     }
     match connection {
         Connection::Close => out.extend_from_slice(b"connection: close\r\n"),
@@ -686,7 +704,7 @@ impl ServerConn {
     pub async fn write_response(
         &mut self,
         status: StatusCode,
-        headers: &HeaderMap,
+        headers: &Fields,
         body: &[u8],
         head_request: bool,
         connection: Connection,
@@ -708,8 +726,8 @@ impl ServerConn {
             "{{\"error\":{{\"code\":\"BadRequest\",\"message\":{}}}}}",
             serde_json::Value::String(message.to_string())
         );
-        let mut h = HeaderMap::new();
-        h.insert(
+        let mut h = Fields::with_capacity(1);
+        h.append(
             http::header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
@@ -722,7 +740,7 @@ impl ServerConn {
 #[derive(Debug)]
 pub struct Response {
     pub status: StatusCode,
-    pub headers: HeaderMap,
+    pub headers: Fields,
     pub body: Bytes,
     /// The connection can carry another request.
     pub reusable: bool,
@@ -758,12 +776,14 @@ impl ClientConn {
         }
     }
 
-    /// Sends a request (`headers` must hold Host; Content-Length is added).
+    /// Sends a request: Host first, then `headers` (which must not hold
+    /// Host or Content-Length; Content-Length is added).
     pub async fn send(
         &mut self,
         method: &Method,
         path_and_query: &str,
-        headers: &HeaderMap,
+        host: &HeaderValue,
+        headers: &Fields,
         body: &[u8],
     ) -> io::Result<()> {
         let mut out = std::mem::take(&mut self.out);
@@ -771,15 +791,19 @@ impl ClientConn {
         out.extend_from_slice(method.as_str().as_bytes());
         out.push(b' ');
         out.extend_from_slice(path_and_query.as_bytes());
-        out.extend_from_slice(b" HTTP/1.1\r\n");
-        for (name, value) in headers {
+        out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
+        out.extend_from_slice(host.as_bytes());
+        out.extend_from_slice(b"\r\n");
+        for (name, value) in headers.iter() {
             out.extend_from_slice(name.as_str().as_bytes());
             out.extend_from_slice(b": ");
             out.extend_from_slice(value.as_bytes());
             out.extend_from_slice(b"\r\n");
         }
         if !body.is_empty() || method == Method::POST || method == Method::PUT {
-            let _ = write!(out, "content-length: {}\r\n", body.len());
+            out.extend_from_slice(b"content-length: ");
+            push_decimal(&mut out, body.len());
+            out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(b"\r\n");
         let res = write_message(&mut self.io, &mut out, body).await;
@@ -841,7 +865,10 @@ mod tests {
         assert_eq!(h.method, Method::POST);
         assert_eq!(h.uri.path(), "/endpoints/m/invocations");
         assert_eq!(h.uri.query(), Some("x=1"));
-        assert_eq!(h.headers["content-type"], "text/csv");
+        assert_eq!(
+            h.headers.get_str(&http::header::CONTENT_TYPE),
+            Some("text/csv")
+        );
         assert_eq!(h.framing, Framing::Length(3));
         assert!(h.keep_alive);
         let h = req(b"POST / HTTP/1.1\r\nTransfer-Encoding: Chunked\r\nConnection: close\r\nExpect: 100-continue\r\n\r\n")
@@ -978,8 +1005,11 @@ mod tests {
     #[test]
     fn responses_are_encoded_with_their_length() {
         let mut out = Vec::new();
-        let mut h = HeaderMap::new();
-        h.insert("content-type", HeaderValue::from_static("text/csv"));
+        let mut h = Fields::new();
+        h.append(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/csv"),
+        );
         encode_response(&mut out, StatusCode::OK, &h, 6, Connection::KeepAlive);
         assert_eq!(
             out,
@@ -989,19 +1019,28 @@ mod tests {
         encode_response(
             &mut out,
             StatusCode::NO_CONTENT,
-            &HeaderMap::new(),
+            &Fields::new(),
             0,
             Connection::Close,
         );
         assert_eq!(out, b"HTTP/1.1 204 No Content\r\nconnection: close\r\n\r\n");
         // A length already given (HEAD) is kept, not doubled; HTTP/1.0 keep-alive is acknowledged.
         out.clear();
-        h.insert("content-length", HeaderValue::from_static("42"));
+        h.append(http::header::CONTENT_LENGTH, HeaderValue::from_static("42"));
         encode_response(&mut out, StatusCode::OK, &h, 0, Connection::KeepAlive10);
         assert_eq!(
             out,
             b"HTTP/1.1 200 OK\r\ncontent-type: text/csv\r\ncontent-length: 42\r\nconnection: keep-alive\r\n\r\n"
         );
+    }
+
+    #[test]
+    fn decimals_are_written_as_write_does() {
+        for n in [0, 7, 10, 99, 1000, 6_291_456, usize::MAX] {
+            let mut out = b"x".to_vec();
+            push_decimal(&mut out, n);
+            assert_eq!(out, format!("x{n}").into_bytes());
+        }
     }
 
     /// Every prefix and every one-byte change of real messages: an answer or

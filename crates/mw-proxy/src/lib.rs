@@ -27,6 +27,7 @@
 mod error;
 
 pub mod capture;
+pub mod fields;
 pub mod h1;
 pub mod metrics;
 pub mod proxy;
@@ -233,6 +234,27 @@ pub async fn serve(
     Ok(())
 }
 
+/// A time limit that ran out.
+#[derive(Debug)]
+pub(crate) struct TimedOut;
+
+/// Runs `fut` within `limit`. The timer is set only when `fut` does not
+/// finish at its first poll: most reads and writes of a request find their
+/// bytes already there, or room in the socket, and so cost no timer.
+/// `fut` is pinned by the caller, so that it is not copied here.
+pub(crate) async fn within<F: Future + Unpin>(
+    limit: Duration,
+    mut fut: F,
+) -> std::result::Result<F::Output, TimedOut> {
+    let first =
+        std::future::poll_fn(|cx| std::task::Poll::Ready(std::pin::Pin::new(&mut fut).poll(cx)))
+            .await;
+    match first {
+        std::task::Poll::Ready(v) => Ok(v),
+        std::task::Poll::Pending => tokio::time::timeout(limit, fut).await.map_err(|_| TimedOut),
+    }
+}
+
 /// Period of each serving thread's heartbeat timer (see `accept_loop`).
 const HEARTBEAT: Duration = Duration::from_millis(50);
 
@@ -369,12 +391,12 @@ async fn serve_h2(
         async move {
             act.0.fetch_add(1, Ordering::Relaxed);
             let mut after = proxy::After::default();
-            let resp = st.handle(req.map(proxy::ReqBody::H2), &mut after).await;
+            let resp = st.handle(proxy::Req::from_h2(req), &mut after).await;
             st.finish(after);
             act.1
                 .store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
             act.0.fetch_sub(1, Ordering::Relaxed);
-            Ok::<_, Infallible>(resp.map(Full::new))
+            Ok::<_, Infallible>(resp.into_response().map(Full::new))
         }
     });
     h2.keep_alive_interval(Some(Duration::from_secs(30)))
@@ -410,30 +432,46 @@ async fn serve_h2(
 
 /// Serves the requests of one HTTP/1.1 connection, one after the other,
 /// until the client closes it, asks to, errs, or the proxy stops.
+///
+/// The idle timer and the wait for the stop signal are set up once per
+/// connection, not once per request: the timer is armed for
+/// [`KEEPALIVE_IDLE`] after the connection's last request and, when it
+/// fires, either closes the connection or is moved to that request's end.
 async fn serve_h1(
     mut conn: h1::ServerConn,
     state: &proxy::Proxy,
     client_timeout: Duration,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) {
+    let mut stop_signal = stop.clone();
+    let mut stopped = std::pin::pin!(stop_signal.changed());
+    let mut idle_timer = std::pin::pin!(tokio::time::sleep(KEEPALIVE_IDLE));
+    let mut last_request = tokio::time::Instant::now();
     loop {
         if *stop.borrow() {
             return;
         }
         // Idle: wait for the first byte of the next request.
-        if !conn.has_buffered() {
-            let ready = tokio::select! {
+        while !conn.has_buffered() {
+            tokio::select! {
                 biased;
-                r = tokio::time::timeout(KEEPALIVE_IDLE, conn.wait_request()) => r,
-                _ = stop.changed() => return,
-            };
-            if !matches!(ready, Ok(Ok(true))) {
-                return;
+                r = conn.wait_request() => match r {
+                    Ok(true) => break,
+                    _ => return,
+                },
+                _ = idle_timer.as_mut() => {
+                    let due = last_request + KEEPALIVE_IDLE;
+                    if tokio::time::Instant::now() >= due {
+                        return;
+                    }
+                    idle_timer.as_mut().reset(due);
+                }
+                _ = stopped.as_mut() => return,
             }
         }
         let read = {
             let read = std::pin::pin!(conn.read_head());
-            tokio::time::timeout(client_timeout, read).await
+            within(client_timeout, read).await
         };
         let head = match read {
             Ok(Ok(h)) => h,
@@ -464,17 +502,18 @@ async fn serve_h1(
         let head_request = head.method == Method::HEAD;
         let http10 = head.version == http::Version::HTTP_10;
         let mut close = !head.keep_alive;
-        let mut req = Request::new(proxy::ReqBody::H1(&mut conn));
-        *req.method_mut() = head.method;
-        *req.uri_mut() = head.uri;
-        *req.version_mut() = head.version;
-        *req.headers_mut() = head.headers;
+        let req = proxy::Req {
+            method: head.method,
+            uri: head.uri,
+            headers: head.headers,
+            body: proxy::ReqBody::H1(&mut conn),
+        };
         let mut after = proxy::After::default();
-        let (parts, body) = state.handle(req, &mut after).await.into_parts();
+        let reply = state.handle(req, &mut after).await;
         if !conn.body_done() {
             // Answered without reading the body: skip it, or close. A client
             // that already ran out of time gets its 408 at once.
-            close |= parts.status == StatusCode::REQUEST_TIMEOUT
+            close |= reply.status == StatusCode::REQUEST_TIMEOUT
                 || !matches!(
                     tokio::time::timeout(client_timeout, conn.discard_body(MAX_SKIP_BYTES)).await,
                     Ok(true)
@@ -488,15 +527,16 @@ async fn serve_h1(
         };
         let written = {
             let write = std::pin::pin!(conn.write_response(
-                parts.status,
-                &parts.headers,
-                &body,
+                reply.status,
+                &reply.headers,
+                &reply.body,
                 head_request,
                 connection,
             ));
-            tokio::time::timeout(client_timeout, write).await
+            within(client_timeout, write).await
         };
         state.finish(after);
+        last_request = tokio::time::Instant::now();
         if !matches!(written, Ok(Ok(()))) {
             return;
         }
@@ -504,5 +544,111 @@ async fn serve_h1(
             let _ = conn.io.shutdown().await;
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    fn proxy_without_upstream() -> proxy::Proxy {
+        let metrics = metrics::Metrics::new("m", "AllTraffic", 60);
+        let limits = proxy::Limits {
+            max_body_bytes: 1024,
+            max_response_bytes: 1024,
+            upstream_timeout: Duration::from_secs(1),
+            client_timeout: Duration::from_secs(30),
+            max_in_flight: 4,
+            max_connections: 4,
+        };
+        proxy::Proxy {
+            endpoint: "m".to_string(),
+            variant: "AllTraffic".to_string(),
+            upstream: upstream::Upstream::new(
+                &Uri::from_static("http://127.0.0.1:9"),
+                false,
+                Duration::from_secs(1),
+                1,
+            ),
+            in_flight: Arc::new(tokio::sync::Semaphore::new(limits.max_in_flight)),
+            limits,
+            invocation_paths: Vec::new(),
+            metrics: metrics.shard(),
+            invoked_variant: None,
+            capture: None,
+            schema: None,
+            csv_types: Vec::new(),
+            json_types: Vec::new(),
+        }
+    }
+
+    /// A task serving one HTTP/1.1 connection, and that connection's client side.
+    async fn serve_one_connection(
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> (tokio::task::JoinHandle<()>, tokio::net::TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (s, _) = listener.accept().await.unwrap();
+            let st = proxy_without_upstream();
+            serve_h1(h1::ServerConn::new(s), &st, Duration::from_secs(30), stop).await;
+        });
+        let c = tokio::net::TcpStream::connect(addr).await.unwrap();
+        (server, c)
+    }
+
+    /// Reads what arrives within 2 s (of paused time): the bytes, and whether the peer closed.
+    async fn read_some(c: &mut tokio::net::TcpStream) -> (Vec<u8>, bool) {
+        let mut buf = vec![0u8; 4096];
+        match tokio::time::timeout(Duration::from_secs(2), c.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => (Vec::new(), true),
+            Ok(Ok(n)) => (buf[..n].to_vec(), false),
+            Err(_) => (Vec::new(), false),
+        }
+    }
+
+    /// The idle timer counts from a connection's last request, not from
+    /// when it was opened: a request moves it, and silence then closes it.
+    #[tokio::test(start_paused = true)]
+    async fn idle_connections_close_keepalive_idle_after_their_last_request() {
+        let (_stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let (server, mut c) = serve_one_connection(stop_rx).await;
+        tokio::time::sleep(KEEPALIVE_IDLE / 2).await;
+        c.write_all(b"GET /_modelwatch/stats HTTP/1.1\r\nhost: a\r\n\r\n")
+            .await
+            .unwrap();
+        let (answer, closed) = read_some(&mut c).await;
+        assert!(answer.starts_with(b"HTTP/1.1 200 OK\r\n"), "{answer:?}");
+        assert!(!closed);
+        // Past KEEPALIVE_IDLE since the connection opened, not since the request.
+        tokio::time::sleep(KEEPALIVE_IDLE * 3 / 4).await;
+        assert!(!server.is_finished(), "closed too early");
+        let (_, closed) = read_some(&mut c).await;
+        assert!(!closed, "closed too early");
+        // Past KEEPALIVE_IDLE since the request.
+        tokio::time::sleep(KEEPALIVE_IDLE / 2).await;
+        let (_, closed) = read_some(&mut c).await;
+        assert!(closed, "an idle connection stayed open");
+        server.await.unwrap();
+    }
+
+    /// Stopping the proxy closes an idle connection at once.
+    #[tokio::test]
+    async fn stopping_closes_idle_connections() {
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let (server, mut c) = serve_one_connection(stop_rx).await;
+        c.write_all(b"GET /_modelwatch/stats HTTP/1.1\r\nhost: a\r\n\r\n")
+            .await
+            .unwrap();
+        let (answer, _) = read_some(&mut c).await;
+        assert!(answer.starts_with(b"HTTP/1.1 200 OK\r\n"), "{answer:?}");
+        stop_tx.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(5), server)
+            .await
+            .expect("the connection was not closed on stop")
+            .unwrap();
+        let (_, closed) = read_some(&mut c).await;
+        assert!(closed);
     }
 }

@@ -21,13 +21,13 @@
 //! request's arrival to the response being handed to the connection.
 
 use crate::capture::{Capture, Item};
-
+use crate::fields::Fields;
 use crate::metrics::{Class, MetricsShard, Outcome};
 use crate::upstream::{CallError, Upstream as Pool};
 use crate::validate::{PayloadKind, Schema};
 use bytes::Bytes;
-use http::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, CONTENT_LENGTH, CONTENT_TYPE};
-use http::{Method, Request, Response, StatusCode, Uri};
+use http::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_LENGTH, CONTENT_TYPE};
+use http::{Method, Response, StatusCode, Uri};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use std::sync::atomic::Ordering;
@@ -40,6 +40,53 @@ pub enum ReqBody<'a> {
     H2(Incoming),
     /// The current request of an HTTP/1.1 connection the proxy reads itself.
     H1(&'a mut crate::h1::ServerConn),
+}
+
+/// A request on its way through the proxy.
+pub struct Req<'a> {
+    pub method: Method,
+    pub uri: Uri,
+    pub headers: Fields,
+    pub body: ReqBody<'a>,
+}
+
+impl<'a> Req<'a> {
+    /// An HTTP/2 request (hyper's).
+    pub fn from_h2(req: http::Request<Incoming>) -> Req<'a> {
+        let (parts, body) = req.into_parts();
+        Req {
+            method: parts.method,
+            uri: parts.uri,
+            headers: Fields::from(parts.headers),
+            body: ReqBody::H2(body),
+        }
+    }
+}
+
+/// An answer, whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: Fields,
+    pub body: Bytes,
+}
+
+impl Reply {
+    fn new(status: StatusCode, headers: Fields, body: Bytes) -> Reply {
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// The same answer as an `http::Response` (for hyper).
+    pub fn into_response(self) -> Response<Bytes> {
+        let mut r = Response::new(self.body);
+        *r.status_mut() = self.status;
+        *r.headers_mut() = self.headers.into_header_map();
+        r
+    }
 }
 
 const H_CUSTOM: HeaderName = HeaderName::from_static("x-amzn-sagemaker-custom-attributes");
@@ -129,23 +176,19 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
 }
 
 /// `h` without the headers that belong to one connection.
-fn without_hop_by_hop(mut h: HeaderMap) -> HeaderMap {
-    while let Some(name) = h.keys().find(|k| is_hop_by_hop(k)).cloned() {
-        h.remove(&name);
-    }
+fn without_hop_by_hop(mut h: Fields) -> Fields {
+    h.retain(|n| !is_hop_by_hop(n));
     h
 }
 
-fn header_str<'a>(h: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
-    h.get(name).and_then(|v| v.to_str().ok())
-}
-
-fn json_body(status: StatusCode, v: &serde_json::Value) -> Response<Bytes> {
-    let mut r = Response::new(Bytes::from(serde_json::to_vec(v).unwrap_or_default()));
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    r
+fn json_body(status: StatusCode, v: &serde_json::Value) -> Reply {
+    let mut h = Fields::with_capacity(2);
+    h.append(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Reply::new(
+        status,
+        h,
+        Bytes::from(serde_json::to_vec(v).unwrap_or_default()),
+    )
 }
 
 /// A SageMaker Runtime error: the code in `X-Amzn-ErrorType`, the body
@@ -155,18 +198,18 @@ fn runtime_error(
     code: &'static str,
     message: &str,
     extra: Option<serde_json::Value>,
-) -> Response<Bytes> {
+) -> Reply {
     let mut body = serde_json::json!({"message": message});
     if let (Some(serde_json::Value::Object(m)), Some(obj)) = (extra, body.as_object_mut()) {
         obj.extend(m);
     }
     let mut r = json_body(status, &body);
-    r.headers_mut()
-        .insert(H_ERROR_TYPE, HeaderValue::from_static(code));
+    r.headers
+        .append(H_ERROR_TYPE, HeaderValue::from_static(code));
     r
 }
 
-fn plain_error(status: StatusCode, code: &'static str, message: &str) -> Response<Bytes> {
+fn plain_error(status: StatusCode, code: &'static str, message: &str) -> Reply {
     json_body(
         status,
         &serde_json::json!({"error": {"code": code, "message": message}}),
@@ -210,7 +253,7 @@ struct Sampled {
 enum Upstream {
     Answered {
         status: StatusCode,
-        headers: HeaderMap,
+        headers: Fields,
         body: Bytes,
     },
     Failed {
@@ -224,13 +267,13 @@ impl Proxy {
     /// (and a sampled one its record) in `after`, for the caller to hand to
     /// [`Proxy::finish`] once the answer is written: recording metrics and
     /// encoding the record never delay the answer.
-    pub async fn handle(&self, req: Request<ReqBody<'_>>, after: &mut After) -> Response<Bytes> {
+    pub async fn handle(&self, req: Req<'_>, after: &mut After) -> Reply {
         let t0 = Instant::now();
-        let path = req.uri().path();
+        let path = req.uri.path();
         if path == "/_modelwatch/stats" {
             return self.stats();
         }
-        let kind = if req.method() == Method::POST {
+        let kind = if req.method == Method::POST {
             match path
                 .strip_prefix("/endpoints/")
                 .and_then(|r| r.strip_suffix("/invocations"))
@@ -292,7 +335,7 @@ impl Proxy {
         }
     }
 
-    fn stats(&self) -> Response<Bytes> {
+    fn stats(&self) -> Reply {
         let mut v = serde_json::json!({
             "endpoint": self.endpoint,
             "variant": self.variant,
@@ -326,11 +369,7 @@ impl Proxy {
         );
     }
 
-    async fn read_body(
-        &self,
-        headers: &HeaderMap,
-        body: &mut ReqBody<'_>,
-    ) -> Result<Bytes, Reject> {
+    async fn read_body(&self, headers: &Fields, body: &mut ReqBody<'_>) -> Result<Bytes, Reject> {
         let max = self.limits.max_body_bytes;
         let too_large = |len: Option<u64>| {
             Reject::client(
@@ -344,7 +383,9 @@ impl Proxy {
                 },
             )
         };
-        if let Some(len) = header_str(headers, &CONTENT_LENGTH).and_then(|v| v.parse::<u64>().ok())
+        if let Some(len) = headers
+            .get_str(&CONTENT_LENGTH)
+            .and_then(|v| v.parse::<u64>().ok())
         {
             if len > max as u64 {
                 if len <= (max + MAX_DRAIN_BYTES) as u64 {
@@ -357,7 +398,7 @@ impl Proxy {
             ReqBody::H1(conn) => {
                 let read = {
                     let read = std::pin::pin!(conn.read_body(max));
-                    tokio::time::timeout(self.limits.client_timeout, read).await
+                    crate::within(self.limits.client_timeout, read).await
                 };
                 match read {
                     Err(_) => Err(None),
@@ -461,9 +502,9 @@ impl Proxy {
         }
     }
 
-    fn check_runtime_headers(&self, h: &HeaderMap) -> Result<(), Reject> {
+    fn check_runtime_headers(&self, h: &Fields) -> Result<(), Reject> {
         let bad = |m: String| Reject::client(StatusCode::BAD_REQUEST, "ValidationError", m);
-        if let Some(v) = h.get(H_TARGET_VARIANT) {
+        if let Some(v) = h.get(&H_TARGET_VARIANT) {
             let v = v.to_str().unwrap_or("");
             if v != self.variant {
                 return Err(bad(format!(
@@ -472,7 +513,7 @@ impl Proxy {
                 )));
             }
         }
-        if let Some(v) = h.get(H_INFERENCE_ID) {
+        if let Some(v) = h.get(&H_INFERENCE_ID) {
             match v.to_str() {
                 Ok(id) if valid_inference_id(id) => {}
                 _ => {
@@ -482,7 +523,7 @@ impl Proxy {
                 }
             }
         }
-        if let Some(v) = h.get(H_CUSTOM) {
+        if let Some(v) = h.get(&H_CUSTOM) {
             if v.len() > 1024 || v.to_str().is_err() {
                 return Err(bad(
                     "1 validation error detected: Value at 'customAttributes' failed to satisfy constraint: Member must have length less than or equal to 1024".to_string(),
@@ -496,7 +537,7 @@ impl Proxy {
         &self,
         method: Method,
         uri: &Uri,
-        headers: HeaderMap,
+        headers: Fields,
         body: Bytes,
     ) -> Upstream {
         let max = self.limits.max_response_bytes;
@@ -537,7 +578,7 @@ impl Proxy {
         }
     }
 
-    fn reject(&self, kind: Kind, t0: Instant, r: Reject) -> Response<Bytes> {
+    fn reject(&self, kind: Kind, t0: Instant, r: Reject) -> Reply {
         self.record(t0, None, r.class, false);
         match kind {
             Kind::Runtime => runtime_error(r.status, r.code, &r.message, None),
@@ -545,25 +586,25 @@ impl Proxy {
         }
     }
 
-    async fn invoke(
-        &self,
-        req: Request<ReqBody<'_>>,
-        kind: Kind,
-        t0: Instant,
-        after: &mut After,
-    ) -> Response<Bytes> {
-        let (parts, mut body) = req.into_parts();
+    async fn invoke(&self, req: Req<'_>, kind: Kind, t0: Instant, after: &mut After) -> Reply {
+        let Req {
+            uri,
+            headers,
+            mut body,
+            ..
+        } = req;
         if kind == Kind::Runtime {
-            if let Err(r) = self.check_runtime_headers(&parts.headers) {
+            if let Err(r) = self.check_runtime_headers(&headers) {
                 return self.reject(kind, t0, r);
             }
         }
-        let body = match self.read_body(&parts.headers, &mut body).await {
+        let body = match self.read_body(&headers, &mut body).await {
             Ok(b) => b,
             Err(r) => return self.reject(kind, t0, r),
         };
-        let content_type =
-            header_str(&parts.headers, &CONTENT_TYPE).unwrap_or("application/octet-stream");
+        let content_type = headers
+            .get_str(&CONTENT_TYPE)
+            .unwrap_or("application/octet-stream");
         if let Some(schema) = &self.schema {
             if let Err(msg) = schema.check(self.payload_kind(content_type), &body) {
                 let r = Reject::client(
@@ -578,8 +619,8 @@ impl Proxy {
         let sampled = match &self.capture {
             Some(c) if c.sample() => Some(Sampled {
                 content_type: content_type.to_string(),
-                inference_id: header_str(&parts.headers, &H_INFERENCE_ID).map(str::to_string),
-                custom_attributes: header_str(&parts.headers, &H_CUSTOM).map(str::to_string),
+                inference_id: headers.get_str(&H_INFERENCE_ID).map(str::to_string),
+                custom_attributes: headers.get_str(&H_CUSTOM).map(str::to_string),
                 time_ms: mw_model::time::now_ms(),
             }),
             _ => None,
@@ -588,7 +629,7 @@ impl Proxy {
         // The upstream request.
         let headers = match kind {
             Kind::Runtime => {
-                let mut h = HeaderMap::with_capacity(8);
+                let mut h = Fields::with_capacity(5);
                 for name in [
                     &CONTENT_TYPE,
                     &ACCEPT,
@@ -596,17 +637,17 @@ impl Proxy {
                     &H_TARGET_MODEL,
                     &H_INFERENCE_ID,
                 ] {
-                    if let Some(v) = parts.headers.get(name) {
-                        h.insert(name.clone(), v.clone());
+                    if let Some(v) = headers.get(name) {
+                        h.append(name.clone(), v.clone());
                     }
                 }
                 h
             }
-            Kind::Container => without_hop_by_hop(parts.headers),
+            Kind::Container => without_hop_by_hop(headers),
         };
         let uri = match kind {
             Kind::Runtime => Uri::from_static("/invocations"),
-            Kind::Container => parts.uri,
+            Kind::Container => uri,
         };
         let uri = match uri.path_and_query() {
             Some(_) => uri,
@@ -673,26 +714,25 @@ impl Proxy {
                     Class::ServerError
                 };
                 let out_type = match &sampled {
-                    Some(_) if ok => header_str(&headers, &CONTENT_TYPE).map(str::to_string),
+                    Some(_) if ok => headers.get_str(&CONTENT_TYPE).map(str::to_string),
                     _ => None,
                 };
                 let resp = match kind {
                     Kind::Runtime if ok => {
-                        let mut r = Response::new(out.clone());
-                        let h = r.headers_mut();
+                        let mut h = Fields::with_capacity(4);
                         if let Some(v) = headers.get(&CONTENT_TYPE) {
-                            h.insert(CONTENT_TYPE, v.clone());
+                            h.append(CONTENT_TYPE, v.clone());
                         }
                         if let Some(v) = headers.get(&H_CUSTOM) {
-                            h.insert(H_CUSTOM, v.clone());
+                            h.append(H_CUSTOM, v.clone());
                         }
                         if let Some(v) = &self.invoked_variant {
-                            h.insert(H_INVOKED_VARIANT, v.clone());
+                            h.append(H_INVOKED_VARIANT, v.clone());
                         }
                         if let Ok(v) = HeaderValue::from_bytes(&mw_capture::ids::uuid_v4_bytes()) {
-                            h.insert(H_REQUEST_ID, v);
+                            h.append(H_REQUEST_ID, v);
                         }
-                        r
+                        Reply::new(StatusCode::OK, h, out.clone())
                     }
                     Kind::Runtime => {
                         let original =
@@ -717,12 +757,7 @@ impl Proxy {
                             })),
                         )
                     }
-                    Kind::Container => {
-                        let mut r = Response::new(out.clone());
-                        *r.status_mut() = status;
-                        *r.headers_mut() = without_hop_by_hop(headers);
-                        r
-                    }
+                    Kind::Container => Reply::new(status, without_hop_by_hop(headers), out.clone()),
                 };
                 after.outcome = Some(Deferred {
                     t0,
@@ -749,20 +784,20 @@ impl Proxy {
         }
     }
 
-    async fn pass_through(&self, req: Request<ReqBody<'_>>) -> Response<Bytes> {
-        let (parts, mut body) = req.into_parts();
-        let body = match self.read_body(&parts.headers, &mut body).await {
+    async fn pass_through(&self, req: Req<'_>) -> Reply {
+        let Req {
+            method,
+            uri,
+            headers,
+            mut body,
+        } = req;
+        let body = match self.read_body(&headers, &mut body).await {
             Ok(b) => b,
             Err(r) => return plain_error(r.status, r.code, &r.message),
         };
-        let head = parts.method == Method::HEAD;
+        let head = method == Method::HEAD;
         match self
-            .call_upstream(
-                parts.method,
-                &parts.uri,
-                without_hop_by_hop(parts.headers),
-                body,
-            )
+            .call_upstream(method, &uri, without_hop_by_hop(headers), body)
             .await
         {
             Upstream::Failed {
@@ -780,17 +815,15 @@ impl Proxy {
                 // HEAD and 304 answers keep the length the model server gave.
                 let length = match (head, status) {
                     (true, _) | (_, StatusCode::NOT_MODIFIED) => {
-                        headers.get(CONTENT_LENGTH).cloned()
+                        headers.get(&CONTENT_LENGTH).cloned()
                     }
                     _ => None,
                 };
-                let mut r = Response::new(body);
-                *r.status_mut() = status;
-                *r.headers_mut() = without_hop_by_hop(headers);
+                let mut h = without_hop_by_hop(headers);
                 if let Some(v) = length {
-                    r.headers_mut().insert(CONTENT_LENGTH, v);
+                    h.append(CONTENT_LENGTH, v);
                 }
-                r
+                Reply::new(status, h, body)
             }
         }
     }

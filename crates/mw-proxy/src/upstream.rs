@@ -16,10 +16,11 @@
 //! keep-alive timeouts of common model servers (gunicorn: 2 s), so that a
 //! request is not sent on a connection the server is closing.
 
+use crate::fields::Fields;
 use crate::h1::{self, ReadError};
 use bytes::Bytes;
 use http::header::HeaderValue;
-use http::{HeaderMap, Method, Request, StatusCode, Uri};
+use http::{Method, Request, StatusCode, Uri};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -46,7 +47,7 @@ pub enum CallError {
 #[derive(Debug)]
 pub struct Answer {
     pub status: StatusCode,
-    pub headers: HeaderMap,
+    pub headers: Fields,
     pub body: Bytes,
 }
 
@@ -169,20 +170,19 @@ impl Upstream {
         &self,
         method: Method,
         uri: &Uri,
-        mut headers: HeaderMap,
+        headers: Fields,
         body: Bytes,
         max: usize,
     ) -> Result<Answer, CallError> {
         if self.h2c {
             return self.call_h2(method, uri, headers, body, max).await;
         }
-        headers.insert(http::header::HOST, self.host.clone());
         let pq = uri.path_and_query().map_or("/", |p| p.as_str());
         let mut c = match self.checkout() {
             Some(c) => c,
             None => h1::ClientConn::new(self.connect().await?),
         };
-        c.send(&method, pq, &headers, &body)
+        c.send(&method, pq, &self.host, &headers, &body)
             .await
             .map_err(|e| CallError::Failed(format!("sending the request failed: {e}")))?;
         let r = c
@@ -212,7 +212,7 @@ impl Upstream {
         &self,
         method: Method,
         uri: &Uri,
-        headers: HeaderMap,
+        headers: Fields,
         body: Bytes,
         max: usize,
     ) -> Result<Answer, CallError> {
@@ -222,7 +222,7 @@ impl Upstream {
         let mut req = Request::new(Full::new(body));
         *req.method_mut() = method;
         *req.uri_mut() = uri;
-        *req.headers_mut() = headers;
+        *req.headers_mut() = headers.into_header_map();
         let mut send = self.h2_sender().await?;
         let resp = send
             .send_request(req)
@@ -240,7 +240,7 @@ impl Upstream {
         })?;
         Ok(Answer {
             status: parts.status,
-            headers: parts.headers,
+            headers: Fields::from(parts.headers),
             body: body.to_bytes(),
         })
     }
