@@ -21,6 +21,7 @@
 //! (`CaptureRecordsWritten`, `CaptureRecordsDropped`).
 
 use bytes::Bytes;
+use http::HeaderValue;
 use mw_capture::{
     encode_event, ContentTypes, Event, Observed, RotatingWriter, Sampler, WriterConfig,
 };
@@ -82,11 +83,14 @@ pub struct CaptureStats {
 
 /// One sampled invocation waiting to be encoded.
 #[derive(Debug)]
+///
+/// The texts are header values as they came (visible ASCII, shared with the
+/// request and response rather than copied).
 pub struct Item {
-    pub input: Option<(String, Bytes)>,
-    pub output: Option<(String, Bytes)>,
-    pub inference_id: Option<String>,
-    pub custom_attributes: Option<String>,
+    pub input: Option<(HeaderValue, Bytes)>,
+    pub output: Option<(HeaderValue, Bytes)>,
+    pub inference_id: Option<HeaderValue>,
+    pub custom_attributes: Option<HeaderValue>,
     pub time_ms: i64,
 }
 
@@ -278,6 +282,11 @@ impl Batch {
 }
 
 /// Appends the SageMaker record of `it` to `batch`.
+/// A header value the request path checked to be text.
+fn text(v: &HeaderValue) -> &str {
+    v.to_str().unwrap_or_default()
+}
+
 fn encode_into(batch: &mut Batch, it: &Item, types: &ContentTypes) {
     let start = batch.jsonl.len();
     let id = mw_capture::ids::uuid_v4_bytes();
@@ -287,16 +296,16 @@ fn encode_into(batch: &mut Batch, it: &Item, types: &ContentTypes) {
         &mut batch.jsonl,
         &Event {
             input: it.input.as_ref().map(|(ct, b)| Observed {
-                content_type: ct,
+                content_type: text(ct),
                 body: b,
             }),
             output: it.output.as_ref().map(|(ct, b)| Observed {
-                content_type: ct,
+                content_type: text(ct),
                 body: b,
             }),
             event_id: id,
-            inference_id: it.inference_id.as_deref(),
-            custom_attributes: it.custom_attributes.as_deref(),
+            inference_id: it.inference_id.as_ref().map(text),
+            custom_attributes: it.custom_attributes.as_ref().map(text),
             inference_time_ms: it.time_ms,
         },
         types,
@@ -606,7 +615,10 @@ mod tests {
         };
         let (handle, _worker) = start(&cfg, "ep", "v", None).unwrap();
         let item = |body: &'static [u8]| Item {
-            input: Some(("text/csv".to_string(), Bytes::from_static(body))),
+            input: Some((
+                HeaderValue::from_static("text/csv"),
+                Bytes::from_static(body),
+            )),
             output: None,
             inference_id: None,
             custom_attributes: None,

@@ -44,6 +44,11 @@ impl Fields {
         self.get(name).and_then(|v| v.to_str().ok())
     }
 
+    /// The first value of `name`, when it is text (visible ASCII), shared rather than copied.
+    pub fn get_text(&self, name: &HeaderName) -> Option<HeaderValue> {
+        self.get(name).filter(|v| v.to_str().is_ok()).cloned()
+    }
+
     pub fn contains(&self, name: &HeaderName) -> bool {
         self.get(name).is_some()
     }
@@ -114,6 +119,13 @@ mod tests {
         f.append(SET_COOKIE, v("b=2"));
         assert_eq!(f.get(&SET_COOKIE), Some(&v("a=1")));
         assert_eq!(f.get_str(&CONTENT_TYPE), Some("text/csv"));
+        assert_eq!(f.get_text(&CONTENT_TYPE), Some(v("text/csv")));
+        f.append(
+            HeaderName::from_static("x-bin"),
+            HeaderValue::from_bytes(b"caf\xe9").unwrap(),
+        );
+        assert_eq!(f.get_text(&HeaderName::from_static("x-bin")), None);
+        f.remove(&HeaderName::from_static("x-bin"));
         let names: Vec<_> = f.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
         assert_eq!(
             names,

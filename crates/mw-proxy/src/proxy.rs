@@ -97,6 +97,8 @@ const H_INVOKED_VARIANT: HeaderName = HeaderName::from_static("x-amzn-invoked-pr
 const H_ERROR_TYPE: HeaderName = HeaderName::from_static("x-amzn-errortype");
 const H_REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
 const ACCOUNT: &str = "000000000000";
+/// The content type of a captured payload that came without one.
+const OCTET_STREAM: HeaderValue = HeaderValue::from_static("application/octet-stream");
 /// Most bytes of a too-large body read (and discarded) before answering 413.
 const MAX_DRAIN_BYTES: usize = 16 * 1024 * 1024;
 
@@ -243,9 +245,9 @@ struct Deferred {
 
 /// What a captured record takes from its request.
 struct Sampled {
-    content_type: String,
-    inference_id: Option<String>,
-    custom_attributes: Option<String>,
+    content_type: HeaderValue,
+    inference_id: Option<HeaderValue>,
+    custom_attributes: Option<HeaderValue>,
     time_ms: i64,
 }
 
@@ -618,9 +620,9 @@ impl Proxy {
         // What a captured record needs from the request, taken only when sampled.
         let sampled = match &self.capture {
             Some(c) if c.sample() => Some(Sampled {
-                content_type: content_type.to_string(),
-                inference_id: headers.get_str(&H_INFERENCE_ID).map(str::to_string),
-                custom_attributes: headers.get_str(&H_CUSTOM).map(str::to_string),
+                content_type: headers.get_text(&CONTENT_TYPE).unwrap_or(OCTET_STREAM),
+                inference_id: headers.get_text(&H_INFERENCE_ID),
+                custom_attributes: headers.get_text(&H_CUSTOM),
                 time_ms: mw_model::time::now_ms(),
             }),
             _ => None,
@@ -714,7 +716,7 @@ impl Proxy {
                     Class::ServerError
                 };
                 let out_type = match &sampled {
-                    Some(_) if ok => headers.get_str(&CONTENT_TYPE).map(str::to_string),
+                    Some(_) if ok => headers.get_text(&CONTENT_TYPE),
                     _ => None,
                 };
                 let resp = match kind {
@@ -768,12 +770,7 @@ impl Proxy {
                 if let (true, Some(s), Some(c)) = (ok, sampled, &self.capture) {
                     after.capture = Some(Item {
                         input: c.input.then_some((s.content_type, body)),
-                        output: c.output.then(|| {
-                            (
-                                out_type.unwrap_or_else(|| "application/octet-stream".to_string()),
-                                out,
-                            )
-                        }),
+                        output: c.output.then(|| (out_type.unwrap_or(OCTET_STREAM), out)),
                         inference_id: s.inference_id,
                         custom_attributes: s.custom_attributes,
                         time_ms: s.time_ms,
