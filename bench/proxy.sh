@@ -74,6 +74,7 @@ log() { printf '[proxy-bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 PIDS=()
+declare -A TARGET_PID=()  # the process whose CPU time a target's run is charged
 stop_pid() {
     local pid="$1" i
     kill -0 "$pid" 2>/dev/null || return 0
@@ -113,7 +114,9 @@ NGINX="$(command -v nginx || true)"
 rm -rf "$OUT"
 mkdir -p "$OUT"
 RESULTS="$OUT/results.jsonl"
+CPU_RESULTS="$OUT/cpu.jsonl"
 : > "$RESULTS"
+: > "$CPU_RESULTS"
 LOAD_BEFORE="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 # ---- the model server and the modelwatch server ------------------------------
@@ -134,6 +137,7 @@ start_proxy() { # name port extra-args...
         --server "http://127.0.0.1:$SRV_PORT" --capture-buffer-dir "$OUT/$name-buffer" --log warn "$@" \
         > "$OUT/$name.out" 2> "$OUT/$name.err" &
     PIDS+=($!)
+    TARGET_PID[$name]=$!
     wait_port "$port"
 }
 
@@ -173,6 +177,7 @@ http {
 CONF
     taskset -c "$SUT_CPUS" "$NGINX" -p "$OUT/nginx" -c "$OUT/nginx/nginx.conf" > "$OUT/nginx.out" 2> "$OUT/nginx.err" &
     PIDS+=($!)
+    TARGET_PID[nginx]=$!
     wait_port "$NG_PORT"
 fi
 
@@ -193,9 +198,29 @@ run() { # target rate [duration]
         *) die "unknown target $target" ;;
     esac
     log "$target at $rate req/s for ${duration}s (run $rep of $REPEATS)"
+    local before after
+    before="$(cpu_ticks "$target")"
     timeout "$STEP_TIMEOUT" taskset -c "$REST_CPUS" "$LG" rate --url "$url" --path "$path" --rate "$rate" --duration "$duration" \
         --warmup "$WARMUP" --connections "$CONNECTIONS" --label "$target" >> "$RESULTS" \
         || die "load generator failed for $target at $rate"
+    after="$(cpu_ticks "$target")"
+    if [ -n "$before" ] && [ -n "$after" ]; then
+        printf '{"label":"%s","rate":%s,"rep":%s,"seconds":%s,"ticks_per_s":%s,"before":[%s],"after":[%s]}\n' \
+            "$target" "$rate" "$rep" "$(python3 -c "print($duration + $WARMUP)")" "$(getconf CLK_TCK)" \
+            "${before/ /,}" "${after/ /,}" >> "$CPU_RESULTS"
+    fi
+}
+# User and system CPU ticks of a proxy under test ("user sys"): every thread
+# of a modelwatch proxy (serving, capture, metrics), nginx's workers.
+cpu_ticks() { # target
+    local pid="${TARGET_PID[$1]:-}" pids p u=0 s=0
+    [ -n "$pid" ] || return 0
+    if [ "$1" = nginx ]; then pids="$(pgrep -P "$pid" || true)"; else pids="$pid"; fi
+    for p in $pids; do
+        read -r -a f < <(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null) || continue
+        u=$((u + f[11])); s=$((s + f[12]))
+    done
+    echo "$u $s"
 }
 # Each repeat starts one target further along the list, so no target always
 # runs right after the same other one (a target's p99 can depend on what the
@@ -231,7 +256,7 @@ sleep 2
 [[ " $TARGETS " == *" proxy-dir "* ]] && CAPTURE_DIR_STATS="$(capture_stats "$PXD_PORT")"
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 
-python3 "$BENCH/proxy_report.py" --results "$RESULTS" --rates "$RATES" --max-rate "$MAX_RATE" --duration "$DURATION" \
+python3 "$BENCH/proxy_report.py" --results "$RESULTS" --cpu "$CPU_RESULTS" --rates "$RATES" --max-rate "$MAX_RATE" --duration "$DURATION" \
     --warmup "$WARMUP" --connections "$CONNECTIONS" --repeats "$REPEATS" --nginx "$NGINX_VERSION" --capture "$CAPTURE_STATS" \
     --capture-dir "$CAPTURE_DIR_STATS" --pin "$PIN" --sut-cpus "$SUT_CPUS" --rest-cpus "$REST_CPUS" \
     --commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" --load-before "$LOAD_BEFORE" \

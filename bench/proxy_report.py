@@ -51,6 +51,37 @@ def merge(runs: list[dict]) -> dict:
     return out
 
 
+def cpu_table(path: str, rates: list[int], targets: list[str]) -> list[str]:
+    """Rows of CPU µs per request (user, system, total; median over repeats) by rate and target."""
+    if not path or not Path(path).exists():
+        return []
+    per: dict = {}
+    for line in Path(path).read_text().splitlines():
+        if not line.strip():
+            continue
+        c = json.loads(line)
+        requests = c["rate"] * c["seconds"]
+        tick_us = 1e6 / c["ticks_per_s"]
+        user = (c["after"][0] - c["before"][0]) * tick_us / requests
+        system = (c["after"][1] - c["before"][1]) * tick_us / requests
+        per.setdefault((c["label"], int(c["rate"])), []).append((user, system))
+    rows = []
+    for rate in rates:
+        ng = per.get(("nginx", rate))
+        ng_total = median([u + s for u, s in ng]) if ng else None
+        for t in targets:
+            runs = per.get((t, rate))
+            if not runs:
+                continue
+            total = median([u + s for u, s in runs])
+            ratio = f"{total / ng_total:.2f}" if ng_total else "–"
+            rows.append(
+                f"| {rate:,} | {NAMES[t]} | {median([u for u, _ in runs]):.1f} | {median([s for _, s in runs]):.1f} | "
+                f"{total:.1f} | {ratio} |"
+            )
+    return rows
+
+
 def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -83,6 +114,7 @@ def main():
               "rest-cpus", "server-sched"):
         ap.add_argument(f"--{a}", required=True)
     ap.add_argument("--section", default="", help="marker name of the section (default: by CPU layout)")
+    ap.add_argument("--cpu", default="", help="CPU time of each run (cpu.jsonl of bench/proxy.sh)")
     a = ap.parse_args()
     rows = [json.loads(l) for l in Path(a.results).read_text().splitlines() if l.strip()]
     groups: dict = {}
@@ -200,6 +232,19 @@ def main():
         out.append("| rate (req/s) | target | median p99 − nginx p99 µs | repeats below nginx | sign test p |")
         out.append("|---:|---|---:|---:|---:|")
         out.extend(paired)
+        out.append("")
+    cpu_rows = cpu_table(a.cpu, rates, targets)
+    if cpu_rows:
+        out.append(
+            "CPU per request: the CPU time the proxy under test used during a run (warm-up included: every "
+            "thread of a modelwatch proxy, its capture and metrics work among them; nginx's worker), from "
+            "`/proc/<pid>/stat`, divided by the requests offered in that time; the median of the repeats. This "
+            "is the work each request costs the sidecar's core, steadier from run to run than a percentile."
+        )
+        out.append("")
+        out.append("| rate (req/s) | target | user µs | system µs | total µs | total ÷ nginx's |")
+        out.append("|---:|---|---:|---:|---:|---:|")
+        out.extend(cpu_rows)
         out.append("")
     max_rate = int(a.max_rate)
     if max_rate > 0 and any(k[1] == max_rate for k in by):
