@@ -58,7 +58,8 @@ MAX_DURATION="${MAX_DURATION:-5}"
 NCPU="$(nproc)"
 if [ "$NCPU" -ge 2 ]; then PIN="${PIN:-sut}"; else PIN="${PIN:-none}"; fi
 case "$PIN" in
-    sut) SUT_CPUS="$((NCPU - 1))"; REST_CPUS="0-$((NCPU - 2))"; NGINX_WORKERS=1 ;;
+    sut) SUT_CPUS="$((NCPU - 1))"; REST_CPUS="0-$((NCPU - 2))"; NGINX_WORKERS=1
+         [ "$NCPU" -eq 2 ] && REST_CPUS=0 ;;
     none) SUT_CPUS="0-$((NCPU - 1))"; REST_CPUS="$SUT_CPUS"; NGINX_WORKERS=auto ;;
     *) echo "PIN must be sut or none" >&2; exit 2 ;;
 esac
