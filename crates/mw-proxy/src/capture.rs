@@ -74,6 +74,8 @@ pub struct CaptureConfig {
 /// Counters shared with the request path and the metrics publisher.
 #[derive(Debug, Default)]
 pub struct CaptureStats {
+    /// Encoded records in memory: in the serving threads' buffers or being
+    /// delivered.
     pub queued_bytes: AtomicUsize,
     pub written: AtomicU64,
     pub dropped: AtomicU64,
@@ -281,12 +283,12 @@ impl Batch {
     }
 }
 
-/// Appends the SageMaker record of `it` to `batch`.
 /// A header value the request path checked to be text.
 fn text(v: &HeaderValue) -> &str {
     v.to_str().unwrap_or_default()
 }
 
+/// Appends the SageMaker record of `it` to `batch`.
 fn encode_into(batch: &mut Batch, it: &Item, types: &ContentTypes) {
     let start = batch.jsonl.len();
     let id = mw_capture::ids::uuid_v4_bytes();
@@ -351,12 +353,15 @@ async fn run_worker(
                 batch.append(&taken);
             }
         }
-        stats
-            .queued_bytes
-            .fetch_sub(batch.jsonl.len(), Ordering::Relaxed);
+        // A record stays counted as queued until it is written, in the disk
+        // buffer, or dropped: the bound covers the batch being delivered, and
+        // an empty queue means every record so far has been dealt with.
         while !batch.lines.is_empty() {
             let part = batch.split_front(cfg.batch_records, cfg.batch_bytes);
+            let bytes = part.jsonl.len();
             deliver(&mut sink, part, &stats).await;
+            // Release: whoever sees the queue empty also sees the counts above.
+            stats.queued_bytes.fetch_sub(bytes, Ordering::Release);
         }
         if last_retry.elapsed() >= Duration::from_secs(1) {
             last_retry = tokio::time::Instant::now();

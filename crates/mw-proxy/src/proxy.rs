@@ -345,10 +345,12 @@ impl Proxy {
         });
         if let Some(c) = &self.capture {
             let s = &c.stats;
+            // Read first (Acquire): an empty queue comes with the counts of what left it.
+            let queued = s.queued_bytes.load(Ordering::Acquire);
             v["capture"] = serde_json::json!({
                 "written": s.written.load(Ordering::Relaxed),
                 "dropped": s.dropped.load(Ordering::Relaxed),
-                "queuedBytes": s.queued_bytes.load(Ordering::Relaxed),
+                "queuedBytes": queued,
                 "bufferedBytes": s.buffered_bytes.load(Ordering::Relaxed),
                 "bufferedBatches": s.buffered_batches.load(Ordering::Relaxed),
             });
