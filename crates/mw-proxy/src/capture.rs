@@ -34,6 +34,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+/// The local-file writer gives up its core this often (bytes written).
+const YIELD_EVERY_BYTES: usize = 64 * 1024;
+
 /// Records encoded by one serving thread, waiting for the worker.
 type Pending = Arc<Mutex<Batch>>;
 
@@ -390,8 +393,19 @@ async fn deliver(sink: &mut Sink, batch: Batch, stats: &Arc<CaptureStats>) {
             let w = w.clone();
             let res = tokio::task::spawn_blocking(move || {
                 let mut w = w.lock();
+                let mut since_yield = 0;
                 for (t, a, b) in &batch.lines {
                     w.append(*t, &batch.jsonl[*a..*b])?;
+                    // The writes of a large batch are a few hundred µs of
+                    // kernel time on the serving threads' cores. A serving
+                    // thread woken meanwhile need not wait for the scheduler
+                    // to end this thread's slice: it gets the core here,
+                    // between writes (of the writer's 64 KB buffer).
+                    since_yield += b - a;
+                    if since_yield >= YIELD_EVERY_BYTES {
+                        since_yield = 0;
+                        std::thread::yield_now();
+                    }
                 }
                 w.commit()
             })
