@@ -474,6 +474,13 @@ async fn read_framed(
     }
 }
 
+/// Appends a `content-length: n` line.
+fn push_content_length(out: &mut Vec<u8>, n: usize) {
+    out.extend_from_slice(b"content-length: ");
+    push_decimal(out, n);
+    out.extend_from_slice(b"\r\n");
+}
+
 /// Appends `n` in decimal (what `write!` does, without its formatting machinery).
 fn push_decimal(out: &mut Vec<u8>, mut n: usize) {
     let mut digits = [0u8; 20];
@@ -514,9 +521,7 @@ pub fn encode_response(
         && !status.is_informational()
         && !headers.contains(&http::header::CONTENT_LENGTH)
     {
-        out.extend_from_slice(b"content-length: ");
-        push_decimal(out, body_len);
-        out.extend_from_slice(b"\r\n");
+        push_content_length(out, body_len);
     }
     match connection {
         Connection::Close => out.extend_from_slice(b"connection: close\r\n"),
@@ -801,9 +806,7 @@ impl ClientConn {
             out.extend_from_slice(b"\r\n");
         }
         if !body.is_empty() || method == Method::POST || method == Method::PUT {
-            out.extend_from_slice(b"content-length: ");
-            push_decimal(&mut out, body.len());
-            out.extend_from_slice(b"\r\n");
+            push_content_length(&mut out, body.len());
         }
         out.extend_from_slice(b"\r\n");
         let res = write_message(&mut self.io, &mut out, body).await;

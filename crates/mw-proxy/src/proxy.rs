@@ -97,8 +97,9 @@ const H_INVOKED_VARIANT: HeaderName = HeaderName::from_static("x-amzn-invoked-pr
 const H_ERROR_TYPE: HeaderName = HeaderName::from_static("x-amzn-errortype");
 const H_REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
 const ACCOUNT: &str = "000000000000";
-/// The content type of a captured payload that came without one.
-const OCTET_STREAM: HeaderValue = HeaderValue::from_static("application/octet-stream");
+/// The content type of a payload that came without one.
+const OCTET_STREAM_TYPE: &str = "application/octet-stream";
+const OCTET_STREAM: HeaderValue = HeaderValue::from_static(OCTET_STREAM_TYPE);
 /// Most bytes of a too-large body read (and discarded) before answering 413.
 const MAX_DRAIN_BYTES: usize = 16 * 1024 * 1024;
 
@@ -606,9 +607,7 @@ impl Proxy {
             Ok(b) => b,
             Err(r) => return self.reject(kind, t0, r),
         };
-        let content_type = headers
-            .get_str(&CONTENT_TYPE)
-            .unwrap_or("application/octet-stream");
+        let content_type = headers.get_str(&CONTENT_TYPE).unwrap_or(OCTET_STREAM_TYPE);
         if let Some(schema) = &self.schema {
             if let Err(msg) = schema.check(self.payload_kind(content_type), &body) {
                 let r = Reject::client(
