@@ -292,3 +292,40 @@ def test_own_routes_are_metered_and_captured(tmp_path, model):
     finally:
         proxy.stop()
         server.stop()
+
+
+def thread_policies(pid: int) -> dict[str, set[int]]:
+    """Scheduling policy (field 41 of /proc/PID/task/TID/stat: 0 normal, 5
+    SCHED_IDLE) of each of the process's threads, by role."""
+    out: dict[str, set[int]] = {"main": set(), "serving": set(), "background": set()}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            stat = (task / "stat").read_text()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        policy = int(stat[stat.rindex(")") + 2 :].split()[38])
+        role = "main" if int(task.name) == pid else "serving" if name.startswith("proxy-") else "background"
+        out[role].add(policy)
+    return out
+
+
+@pytest.mark.parametrize("priority,background", [(None, {5}), ("normal", {0})])
+def test_background_threads_yield_to_serving_threads(tmp_path, model, priority, background):
+    root = tmp_path / "capture"
+    extra = ["--capture-percent", "100", "--capture-dir", root, "--capture-flush-ms", "50", "--threads", "2"]
+    if priority:
+        extra += ["--background-priority", priority]
+    proxy = start_proxy(tmp_path, model.url, None, *extra)
+    try:
+        rt = runtime_client(proxy)
+        for i in range(20):
+            rt.invoke_endpoint(EndpointName=ENDPOINT, ContentType="text/csv", Body=f"{i},1".encode())
+        # the background threads encode and write every record
+        wait_for(lambda: proxy_stats(proxy)["capture"]["written"] == 20, what="20 records written")
+        pol = thread_policies(proxy.proc.pid)
+    finally:
+        proxy.stop()
+    assert pol["serving"] == {0} and pol["main"] == {0}, pol
+    assert pol["background"] == background, pol
+    assert len(read_local(root)) == 20

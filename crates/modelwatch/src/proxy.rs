@@ -56,6 +56,26 @@ pub enum CaptureMode {
     InputAndOutput,
 }
 
+/// How the background threads (capture encoding and delivery, local capture
+/// files, metrics publishing) are scheduled.
+#[derive(ValueEnum, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackgroundPriority {
+    /// SCHED_IDLE: only CPU time the serving threads leave
+    Idle,
+    /// As the serving threads
+    Normal,
+}
+
+impl From<BackgroundPriority> for mw_proxy::background::Priority {
+    fn from(p: BackgroundPriority) -> Self {
+        match p {
+            BackgroundPriority::Idle => mw_proxy::background::Priority::Idle,
+            BackgroundPriority::Normal => mw_proxy::background::Priority::Normal,
+        }
+    }
+}
+
 /// What clap read from flags and environment variables. Every setting is
 /// optional here: `ProxySettings::resolve` (in `proxy_config`) puts the
 /// configuration file under it and applies the defaults shown in `--help`.
@@ -183,6 +203,12 @@ pub struct ProxyArgs {
     /// Serving threads [default: the number of CPUs]
     #[arg(long, env = "MODELWATCH_PROXY_THREADS")]
     pub threads: Option<usize>,
+    /// Scheduling of the background threads (capture encoding and delivery,
+    /// metrics publishing): idle runs them under SCHED_IDLE, on CPU time the
+    /// serving threads leave, so monitoring never delays a request
+    /// [default: idle]
+    #[arg(long, value_enum, env = "MODELWATCH_PROXY_BACKGROUND_PRIORITY")]
+    pub background_priority: Option<BackgroundPriority>,
     /// Log filter, e.g. `info` or `mw_proxy=debug` [default: info]
     #[arg(long, env = "MODELWATCH_LOG")]
     pub log: Option<String>,
@@ -276,9 +302,19 @@ pub fn run(args: ProxyArgs) -> anyhow::Result<()> {
     let cfg = config(&settings)?;
     let listen = settings.listen;
     // Requests are served on the proxy's own threads; this runtime runs the
-    // capture worker and the metrics publisher.
+    // capture worker and the metrics publisher, at the background priority
+    // (its worker and blocking threads alike).
+    let priority = mw_proxy::background::Priority::from(settings.background_priority);
+    let warned = std::sync::Once::new();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
+        .on_thread_start(move || {
+            if let Err(e) = mw_proxy::background::apply(priority) {
+                warned.call_once(|| {
+                    tracing::warn!(error = %e, "background threads keep the serving threads' priority");
+                });
+            }
+        })
         .enable_all()
         .build()
         .context("starting the async runtime")?;

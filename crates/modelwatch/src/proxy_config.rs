@@ -13,7 +13,7 @@
 //! directory, as the server's are.
 
 use crate::config::read_toml;
-use crate::proxy::{CaptureMode, ProxyArgs};
+use crate::proxy::{BackgroundPriority, CaptureMode, ProxyArgs};
 use anyhow::{anyhow, bail, Context};
 use mw_client::sigv4::Signer;
 use serde::{Deserialize, Deserializer};
@@ -70,6 +70,7 @@ struct FileProxy {
     capture_flush_ms: Option<u64>,
     capture_no_sync: Option<bool>,
     threads: Option<usize>,
+    background_priority: Option<BackgroundPriority>,
     #[serde(default, deserialize_with = "log_filter")]
     log: Option<String>,
 }
@@ -241,6 +242,7 @@ pub struct ProxySettings {
     pub capture_no_sync: bool,
     /// None: one per CPU.
     pub threads: Option<usize>,
+    pub background_priority: BackgroundPriority,
     pub log: String,
     /// Warnings about the configuration, to log once logging is set up.
     pub warnings: Vec<String>,
@@ -376,6 +378,10 @@ impl ProxySettings {
                 .or(file.capture_no_sync)
                 .unwrap_or(false),
             threads: args.threads.or(file.threads),
+            background_priority: args
+                .background_priority
+                .or(file.background_priority)
+                .unwrap_or(BackgroundPriority::Idle),
             log: args.log.or(file.log).unwrap_or_else(|| "info".to_string()),
             warnings,
         };
@@ -497,6 +503,7 @@ capture_file_bytes = 9
 capture_flush_ms = 10
 capture_no_sync = true
 threads = 3
+background_priority = "normal"
 log = "mw_proxy=debug"
 
 [proxy.access_key]
@@ -529,6 +536,7 @@ secret_access_key = "secret"
         assert_eq!(s.capture_flush_ms, 10);
         assert!(s.capture_no_sync);
         assert_eq!(s.threads, Some(3));
+        assert_eq!(s.background_priority, BackgroundPriority::Normal);
         assert_eq!(s.log, "mw_proxy=debug");
     }
 
@@ -553,6 +561,7 @@ secret_access_key = "secret"
         assert!(s.invocation_paths.is_empty());
         assert_eq!(s.metrics_flush_ms, 10_000);
         assert_eq!(s.capture_mode, CaptureMode::InputAndOutput);
+        assert_eq!(s.background_priority, BackgroundPriority::Idle);
         assert_eq!(s.capture_csv_types, ["text/csv"]);
         assert_eq!(s.capture_json_types, ["application/json"]);
         assert_eq!(s.capture_queue_bytes, 64 << 20);

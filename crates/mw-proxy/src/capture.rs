@@ -1,14 +1,13 @@
 //! Data capture off the request path.
 //!
 //! The request path only decides whether to sample and, once the answer
-//! has been written to the client, encodes the SageMaker record into its
-//! serving thread's own buffer ([`Capture::submit`]: a microsecond or two,
-//! spread evenly over requests, under a lock nobody else takes except
-//! the worker for a swap). That never waits: when the buffers hold more
-//! than their byte bound the record is dropped and counted. One background
-//! task ([`run_worker`]) takes the buffers every flush interval (a swap,
-//! no encoding: so no burst of work on the serving threads' cores) and
-//! hands each batch to the sink:
+//! has been written to the client, copies what the record needs (bodies,
+//! content types, ids: a few `memcpy`s) into its serving thread's own
+//! buffer ([`Capture::submit`], under a lock nobody else takes except the
+//! worker for a swap). That never waits: when the queue holds more than its
+//! byte bound the record is dropped and counted. One background task
+//! ([`run_worker`]) takes the buffers every flush interval (a swap),
+//! encodes the SageMaker records and hands each batch to the sink:
 //!
 //! - a local directory: `<dir>/<endpoint>/<variant>/yyyy/mm/dd/HH/*.jsonl`
 //!   through [`mw_capture::RotatingWriter`];
@@ -16,6 +15,10 @@
 //!   server is down or slow, batches go to a disk buffer (one file per batch)
 //!   up to its byte bound, and are resent oldest first when it is back;
 //!   beyond the bound they are dropped and counted.
+//!
+//! The worker runs on the proxy's background threads, which the binary puts
+//! under SCHED_IDLE ([`crate::background`]): encoding and delivery use the
+//! CPU time the serving threads leave, and never delay a request.
 //!
 //! [`CaptureStats`] holds the counters the metrics publisher reports
 //! (`CaptureRecordsWritten`, `CaptureRecordsDropped`).
@@ -37,8 +40,8 @@ use tokio::sync::mpsc;
 /// The local-file writer gives up its core this often (bytes written).
 const YIELD_EVERY_BYTES: usize = 64 * 1024;
 
-/// Records encoded by one serving thread, waiting for the worker.
-type Pending = Arc<Mutex<Batch>>;
+/// Records taken by one serving thread, waiting for the worker.
+type Pending = Arc<Mutex<Taken>>;
 
 /// Where captured records go.
 #[derive(Debug, Clone)]
@@ -77,8 +80,8 @@ pub struct CaptureConfig {
 /// Counters shared with the request path and the metrics publisher.
 #[derive(Debug, Default)]
 pub struct CaptureStats {
-    /// Encoded records in memory: in the serving threads' buffers or being
-    /// delivered.
+    /// Records in memory, each counted once: as taken (its bytes plus its
+    /// entry) until the worker encodes it, then as encoded until delivered.
     pub queued_bytes: AtomicUsize,
     pub written: AtomicU64,
     pub dropped: AtomicU64,
@@ -100,9 +103,17 @@ pub struct Item {
 }
 
 impl Item {
+    /// What the item takes once copied into a [`Taken`].
     fn cost(&self) -> usize {
-        256 + self.input.as_ref().map_or(0, |i| i.1.len())
-            + self.output.as_ref().map_or(0, |o| o.1.len())
+        let texts = [&self.inference_id, &self.custom_attributes]
+            .into_iter()
+            .flatten()
+            .map(|v| v.len());
+        let observed = [&self.input, &self.output]
+            .into_iter()
+            .flatten()
+            .map(|(t, b)| t.len() + b.len());
+        std::mem::size_of::<Raw>() + texts.chain(observed).sum::<usize>()
     }
 }
 
@@ -113,7 +124,6 @@ pub struct Capture {
     pub input: bool,
     pub output: bool,
     queue_bytes: usize,
-    types: ContentTypes,
     /// This handle's buffer (also in `all`, where the worker finds it).
     pending: Pending,
     all: Arc<Mutex<Vec<Pending>>>,
@@ -132,7 +142,6 @@ impl Capture {
             input: self.input,
             output: self.output,
             queue_bytes: self.queue_bytes,
-            types: self.types.clone(),
             pending,
             all: self.all.clone(),
             _alive: self._alive.clone(),
@@ -145,8 +154,8 @@ impl Capture {
         self.sampler.sample()
     }
 
-    /// Encodes a record into this thread's buffer; drops (and counts) it
-    /// when the buffers are full.
+    /// Copies a record into this thread's buffer for the worker to encode;
+    /// drops (and counts) it when the queue is full.
     pub fn submit(&self, item: Item) {
         let cost = item.cost();
         if self.stats.queued_bytes.load(Ordering::Relaxed) + cost > self.queue_bytes {
@@ -154,20 +163,9 @@ impl Capture {
             return;
         }
         let mut p = self.pending.lock();
-        let (bytes, lines) = (p.jsonl.len(), p.lines.len());
-        encode_into(&mut p, &item, &self.types);
-        let added = p.jsonl.len() - bytes;
-        // Escaping and base64 make a record larger than its bodies: the bound
-        // is checked again on what was encoded.
-        if self.stats.queued_bytes.load(Ordering::Relaxed) + added > self.queue_bytes {
-            p.jsonl.truncate(bytes);
-            p.lines.truncate(lines);
-            drop(p);
-            self.stats.dropped.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
+        p.push(&item);
         // Counted under the lock, so the worker's swap takes exactly what was counted.
-        self.stats.queued_bytes.fetch_add(added, Ordering::Relaxed);
+        self.stats.queued_bytes.fetch_add(cost, Ordering::Relaxed);
     }
 }
 
@@ -228,7 +226,6 @@ pub fn start(
         input: cfg.input,
         output: cfg.output,
         queue_bytes: cfg.queue_bytes,
-        types: cfg.content_types.clone(),
         pending,
         all: all.clone(),
         _alive: tx,
@@ -236,6 +233,132 @@ pub fn start(
     };
     let worker = run_worker(rx, all, sink, stats, cfg.clone());
     Ok((handle, worker))
+}
+
+/// A range of [`Taken::bytes`].
+type Span = (usize, usize);
+
+/// Records one serving thread took, waiting for the worker: their texts
+/// and bodies copied into one buffer (so a waiting record keeps nothing of
+/// a connection's buffers alive), and an entry for each.
+#[derive(Default)]
+struct Taken {
+    bytes: Vec<u8>,
+    records: Vec<Raw>,
+}
+
+/// One taken record: where its parts are in [`Taken::bytes`].
+struct Raw {
+    time_ms: i64,
+    /// Content type and body.
+    input: Option<(Span, Span)>,
+    output: Option<(Span, Span)>,
+    inference_id: Option<Span>,
+    custom_attributes: Option<Span>,
+}
+
+impl Raw {
+    /// What [`Item::cost`] counted for it.
+    fn cost(&self) -> usize {
+        let len = |s: &Span| s.1 - s.0;
+        let texts = [&self.inference_id, &self.custom_attributes]
+            .into_iter()
+            .flatten()
+            .map(len);
+        let observed = [&self.input, &self.output]
+            .into_iter()
+            .flatten()
+            .map(|(t, b)| len(t) + len(b));
+        std::mem::size_of::<Raw>() + texts.chain(observed).sum::<usize>()
+    }
+}
+
+impl Taken {
+    fn with_capacity(bytes: usize, records: usize) -> Taken {
+        Taken {
+            bytes: Vec::with_capacity(bytes),
+            records: Vec::with_capacity(records),
+        }
+    }
+
+    fn put(&mut self, b: &[u8]) -> Span {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(b);
+        (start, self.bytes.len())
+    }
+
+    fn push(&mut self, it: &Item) {
+        let mut observed = |o: &Option<(HeaderValue, Bytes)>| {
+            o.as_ref()
+                .map(|(t, b)| (self.put(t.as_bytes()), self.put(b)))
+        };
+        let input = observed(&it.input);
+        let output = observed(&it.output);
+        let mut text = |v: &Option<HeaderValue>| v.as_ref().map(|v| self.put(v.as_bytes()));
+        let inference_id = text(&it.inference_id);
+        let custom_attributes = text(&it.custom_attributes);
+        self.records.push(Raw {
+            time_ms: it.time_ms,
+            input,
+            output,
+            inference_id,
+            custom_attributes,
+        });
+    }
+
+    /// Encodes every record into `batch`, moving each one's count in the
+    /// queue from what it took to what it encoded as. Escaping and base64
+    /// make a record larger than its bodies: one that would take the queue
+    /// past `bound` once encoded is dropped (and counted).
+    fn encode(&self, batch: &mut Batch, types: &ContentTypes, stats: &CaptureStats, bound: usize) {
+        for r in &self.records {
+            let raw = r.cost();
+            let start = batch.jsonl.len();
+            self.encode_one(batch, r, types);
+            let added = batch.jsonl.len() - start;
+            // The record is counted (as `raw`) until this point: the count
+            // is at least `raw`.
+            if stats.queued_bytes.load(Ordering::Relaxed) - raw + added > bound {
+                batch.jsonl.truncate(start);
+                batch.lines.pop();
+                stats.dropped.fetch_add(1, Ordering::Relaxed);
+                stats.queued_bytes.fetch_sub(raw, Ordering::Release);
+            } else {
+                // Up first: the count never reads lower than what is queued.
+                stats.queued_bytes.fetch_add(added, Ordering::Relaxed);
+                stats.queued_bytes.fetch_sub(raw, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Appends the SageMaker record of `r` to `batch`.
+    fn encode_one(&self, batch: &mut Batch, r: &Raw, types: &ContentTypes) {
+        // Header values the request path checked to be visible ASCII.
+        let text = |s: &Span| std::str::from_utf8(&self.bytes[s.0..s.1]).unwrap_or_default();
+        let observed = |o: &Option<(Span, Span)>| {
+            o.as_ref().map(|(t, b)| Observed {
+                content_type: text(t),
+                body: &self.bytes[b.0..b.1],
+            })
+        };
+        let start = batch.jsonl.len();
+        let id = mw_capture::ids::uuid_v4_bytes();
+        // Hex digits and dashes only.
+        let id = std::str::from_utf8(&id).unwrap_or_default();
+        encode_event(
+            &mut batch.jsonl,
+            &Event {
+                input: observed(&r.input),
+                output: observed(&r.output),
+                event_id: id,
+                inference_id: r.inference_id.as_ref().map(text),
+                custom_attributes: r.custom_attributes.as_ref().map(text),
+                inference_time_ms: r.time_ms,
+            },
+            types,
+        );
+        batch.lines.push((r.time_ms, start, batch.jsonl.len()));
+    }
 }
 
 /// An encoded batch: JSONL and each record's time and line range.
@@ -246,21 +369,6 @@ struct Batch {
 }
 
 impl Batch {
-    fn with_capacity(bytes: usize, records: usize) -> Batch {
-        Batch {
-            jsonl: Vec::with_capacity(bytes),
-            lines: Vec::with_capacity(records),
-        }
-    }
-
-    /// Appends `other`'s records.
-    fn append(&mut self, other: &Batch) {
-        let base = self.jsonl.len();
-        self.jsonl.extend_from_slice(&other.jsonl);
-        self.lines
-            .extend(other.lines.iter().map(|(t, a, b)| (*t, a + base, b + base)));
-    }
-
     /// Splits off the first records, at most `records` of them and about
     /// `bytes` (at least one record).
     fn split_front(&mut self, records: usize, bytes: usize) -> Batch {
@@ -286,38 +394,6 @@ impl Batch {
     }
 }
 
-/// A header value the request path checked to be text.
-fn text(v: &HeaderValue) -> &str {
-    v.to_str().unwrap_or_default()
-}
-
-/// Appends the SageMaker record of `it` to `batch`.
-fn encode_into(batch: &mut Batch, it: &Item, types: &ContentTypes) {
-    let start = batch.jsonl.len();
-    let id = mw_capture::ids::uuid_v4_bytes();
-    // Hex digits and dashes only.
-    let id = std::str::from_utf8(&id).unwrap_or_default();
-    encode_event(
-        &mut batch.jsonl,
-        &Event {
-            input: it.input.as_ref().map(|(ct, b)| Observed {
-                content_type: text(ct),
-                body: b,
-            }),
-            output: it.output.as_ref().map(|(ct, b)| Observed {
-                content_type: text(ct),
-                body: b,
-            }),
-            event_id: id,
-            inference_id: it.inference_id.as_ref().map(text),
-            custom_attributes: it.custom_attributes.as_ref().map(text),
-            inference_time_ms: it.time_ms,
-        },
-        types,
-    );
-    batch.lines.push((it.time_ms, start, batch.jsonl.len()));
-}
-
 async fn run_worker(
     mut alive: mpsc::UnboundedReceiver<()>,
     all: Arc<Mutex<Vec<Pending>>>,
@@ -334,7 +410,7 @@ async fn run_worker(
     while !closed {
         tick.tick().await;
         // Checked before taking the buffers: whatever the last handle
-        // encoded before it went is in them.
+        // submitted before it went is in them.
         closed = matches!(
             alive.try_recv(),
             Err(mpsc::error::TryRecvError::Disconnected)
@@ -343,18 +419,14 @@ async fn run_worker(
         let buffers: Vec<_> = all.lock().clone();
         sizes.resize(buffers.len(), (0, 0));
         for (b, size) in buffers.iter().zip(sizes.iter_mut()) {
-            // Each thread gets back room for what it encoded last period, so
+            // Each thread gets back room for what it took last period, so
             // its buffer does not regrow (reallocate and copy) on the request
             // path. Allocated here, off that path.
-            let fresh = Batch::with_capacity(size.0 + size.0 / 4, size.1 + size.1 / 4);
-            // A swap under the lock; the copy happens outside it.
+            let fresh = Taken::with_capacity(size.0 + size.0 / 4, size.1 + size.1 / 4);
+            // A swap under the lock; encoding happens outside it.
             let taken = std::mem::replace(&mut *b.lock(), fresh);
-            *size = (taken.jsonl.len(), taken.lines.len());
-            if batch.lines.is_empty() {
-                batch = taken;
-            } else {
-                batch.append(&taken);
-            }
+            *size = (taken.bytes.len(), taken.records.len());
+            taken.encode(&mut batch, &cfg.content_types, &stats, cfg.queue_bytes);
         }
         // A record stays counted as queued until it is written, in the disk
         // buffer, or dropped: the bound covers the batch being delivered, and
@@ -612,18 +684,14 @@ mod tests {
             .collect()
     }
 
-    /// The bound holds for what is encoded, which escaping makes larger
-    /// than the bodies.
-    #[test]
-    fn the_queue_bound_counts_encoded_bytes() {
-        let dir = std::env::temp_dir().join(format!("mw-capq-{}", std::process::id()));
-        let cfg = CaptureConfig {
+    fn config(dir: &std::path::Path, queue_bytes: usize) -> CaptureConfig {
+        CaptureConfig {
             percent: 100.0,
             input: true,
-            output: false,
+            output: true,
             content_types: ContentTypes::default(),
-            destination: Destination::Dir(dir.clone()),
-            queue_bytes: 1500,
+            destination: Destination::Dir(dir.to_path_buf()),
+            queue_bytes,
             buffer_dir: dir.join("buffer"),
             buffer_bytes: 1 << 20,
             max_file_bytes: 1 << 20,
@@ -631,9 +699,11 @@ mod tests {
             batch_bytes: 1 << 20,
             linger: Duration::from_millis(100),
             sync: false,
-        };
-        let (handle, _worker) = start(&cfg, "ep", "v", None).unwrap();
-        let item = |body: &'static [u8]| Item {
+        }
+    }
+
+    fn csv_item(body: &'static [u8]) -> Item {
+        Item {
             input: Some((
                 HeaderValue::from_static("text/csv"),
                 Bytes::from_static(body),
@@ -642,30 +712,108 @@ mod tests {
             inference_id: None,
             custom_attributes: None,
             time_ms: 1_700_000_000_000,
-        };
-        // 300 control bytes pass the check on their size (556 < 1500), but
-        // each encodes as six (\u0001): a record of about 2,000 bytes.
-        handle.submit(item(&[1u8; 300]));
+        }
+    }
+
+    /// The queue counts a record as taken until it is encoded, then as
+    /// encoded; escaping makes a record larger than its bodies, and one that
+    /// would take the queue past its bound once encoded is dropped.
+    #[test]
+    fn the_queue_bound_holds_for_taken_and_encoded_records() {
+        let dir = std::env::temp_dir().join(format!("mw-capq-{}", std::process::id()));
+        let (handle, _worker) = start(&config(&dir, 1500), "ep", "v", None).unwrap();
+        let raw = std::mem::size_of::<Raw>() + "text/csv".len();
+        // 300 control bytes pass the check on their size, but each encodes
+        // as six (\u0001): a record of about 2,000 bytes.
+        handle.submit(csv_item(&[1u8; 300]));
+        assert_eq!(handle.stats.dropped.load(Ordering::Relaxed), 0);
+        assert_eq!(handle.stats.queued_bytes.load(Ordering::Relaxed), raw + 300);
+        // Over the bound even before encoding: dropped at once.
+        handle.submit(csv_item(&[b'1'; 1200]));
         assert_eq!(handle.stats.dropped.load(Ordering::Relaxed), 1);
-        assert_eq!(handle.stats.queued_bytes.load(Ordering::Relaxed), 0);
-        assert!(handle.pending.lock().jsonl.is_empty());
-        // A plain record still fits, and is counted as encoded.
-        handle.submit(item(b"1,2"));
-        let p = handle.pending.lock();
-        assert_eq!(p.lines.len(), 1);
+        handle.submit(csv_item(b"1,2"));
         assert_eq!(
             handle.stats.queued_bytes.load(Ordering::Relaxed),
-            p.jsonl.len()
+            2 * raw + 303
         );
-        drop(p);
+        let taken = std::mem::take(&mut *handle.pending.lock());
+        assert_eq!(taken.records.len(), 2);
+        let mut batch = Batch::default();
+        taken.encode(&mut batch, &ContentTypes::default(), &handle.stats, 1500);
+        // The escaped record is dropped; the plain one is now counted as encoded.
+        assert_eq!(handle.stats.dropped.load(Ordering::Relaxed), 2);
+        assert_eq!(batch.lines.len(), 1);
+        assert_eq!(
+            handle.stats.queued_bytes.load(Ordering::Relaxed),
+            batch.jsonl.len()
+        );
+        let line: serde_json::Value =
+            serde_json::from_slice(&batch.jsonl[..batch.jsonl.len() - 1]).unwrap();
+        assert_eq!(line["captureData"]["endpointInput"]["data"], "1,2");
         let _ = std::fs::remove_dir_all(&dir);
     }
 
+    /// A taken record encodes as the request path's values: every part in
+    /// its place, the texts as they came.
     #[test]
-    fn batches_join_and_split_on_record_boundaries() {
-        let mut b = batch_of(&["a\n", "bb\n"]);
-        b.append(&batch_of(&["ccc\n", "dddd\n", "e\n"]));
-        assert_eq!(records(&b), ["a\n", "bb\n", "ccc\n", "dddd\n", "e\n"]);
+    fn taken_records_encode_every_part() {
+        let item = Item {
+            input: Some((
+                HeaderValue::from_static("application/json"),
+                Bytes::from_static(br#"{"x":[1,2]}"#),
+            )),
+            output: Some((
+                HeaderValue::from_static("application/x-npy"),
+                Bytes::from_static(&[0, 1, 2, 255]),
+            )),
+            inference_id: Some(HeaderValue::from_static("inf-7")),
+            custom_attributes: Some(HeaderValue::from_static("a=1; b=\"2\"")),
+            time_ms: 1_700_000_123_456,
+        };
+        let mut taken = Taken::default();
+        taken.push(&item);
+        taken.push(&csv_item(b"3,4"));
+        assert_eq!(taken.records[0].cost(), item.cost());
+        let stats = CaptureStats::default();
+        stats
+            .queued_bytes
+            .store(item.cost() + csv_item(b"3,4").cost(), Ordering::Relaxed);
+        let mut batch = Batch::default();
+        taken.encode(&mut batch, &ContentTypes::default(), &stats, 1 << 20);
+        let lines: Vec<serde_json::Value> = batch
+            .jsonl
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        let (a, b) = (&lines[0], &lines[1]);
+        let input = &a["captureData"]["endpointInput"];
+        assert_eq!(input["observedContentType"], "application/json");
+        assert_eq!(input["mode"], "INPUT");
+        assert_eq!(input["data"], r#"{"x":[1,2]}"#);
+        assert_eq!(input["encoding"], "JSON");
+        let output = &a["captureData"]["endpointOutput"];
+        assert_eq!(output["observedContentType"], "application/x-npy");
+        assert_eq!(output["data"], "AAEC/w==");
+        assert_eq!(output["encoding"], "BASE64");
+        assert_eq!(a["eventMetadata"]["inferenceId"], "inf-7");
+        assert_eq!(a["eventMetadata"]["customAttributes"], "a=1; b=\"2\"");
+        assert_eq!(a["eventMetadata"]["inferenceTime"], "2023-11-14T22:15:23Z");
+        assert_eq!(b["captureData"]["endpointInput"]["data"], "3,4");
+        assert!(b["captureData"].get("endpointOutput").is_none());
+        assert!(b["eventMetadata"].get("inferenceId").is_none());
+        assert_ne!(a["eventMetadata"]["eventId"], b["eventMetadata"]["eventId"]);
+        assert_eq!(batch.lines[0].0, 1_700_000_123_456);
+        assert_eq!(
+            stats.queued_bytes.load(Ordering::Relaxed),
+            batch.jsonl.len()
+        );
+    }
+
+    #[test]
+    fn batches_split_on_record_boundaries() {
+        let mut b = batch_of(&["a\n", "bb\n", "ccc\n", "dddd\n", "e\n"]);
         // At most 2 records...
         let first = b.split_front(2, 1 << 20);
         assert_eq!(records(&first), ["a\n", "bb\n"]);

@@ -6,10 +6,11 @@
 //! ```text
 //! client ──▶ limits (size, time, in-flight) ──▶ validation (optional schema)
 //!        ──▶ upstream (pooled keep-alive) ──▶ response in SageMaker's shape
-//!                      │ Outcome                    │ sampled record, encoded after
+//!                      │ Outcome                    │ sampled record, copied after
 //!                      ▼                            ▼ the answer is written
 //!              metrics::Metrics (per period)   capture::Capture (per-thread buffer, bounded)
-//!                      │ every flush                │ swapped every flush, off the request path
+//!                      │ every flush                │ swapped and encoded every flush, off the
+//!                      │                            │ request path (background threads: SCHED_IDLE)
 //!                      ▼                            ▼
 //!         mw_client ─▶ server /api/v1/metrics   server /api/v1/captures or a local dir
 //!                                               (disk buffer while the server is down)
@@ -21,11 +22,12 @@
 //!
 //! Architecture invariant: the sidecar reaches the server only through
 //! `mw_client`, and capture can never fail or block an inference: the
-//! request path only samples and encodes into memory, and full buffers drop
+//! request path only samples and copies into memory, and full buffers drop
 //! (and count).
 
 mod error;
 
+pub mod background;
 pub mod capture;
 pub mod fields;
 pub mod h1;

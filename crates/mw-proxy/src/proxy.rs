@@ -269,7 +269,7 @@ impl Proxy {
     /// Answers `req`. An invocation the model answered leaves its outcome
     /// (and a sampled one its record) in `after`, for the caller to hand to
     /// [`Proxy::finish`] once the answer is written: recording metrics and
-    /// encoding the record never delay the answer.
+    /// copying the record never delay the answer.
     pub async fn handle(&self, req: Req<'_>, after: &mut After) -> Reply {
         let t0 = Instant::now();
         let path = req.uri.path();
