@@ -208,20 +208,33 @@ run() { # target rate [duration]
     if [ -n "$before" ] && [ -n "$after" ]; then
         printf '{"label":"%s","rate":%s,"rep":%s,"seconds":%s,"ticks_per_s":%s,"before":[%s],"after":[%s]}\n' \
             "$target" "$rate" "$rep" "$(python3 -c "print($duration + $WARMUP)")" "$(getconf CLK_TCK)" \
-            "${before/ /,}" "${after/ /,}" >> "$CPU_RESULTS"
+            "${before// /,}" "${after// /,}" >> "$CPU_RESULTS"
     fi
 }
-# User and system CPU ticks of a proxy under test ("user sys"): every thread
-# of a modelwatch proxy (serving, capture, metrics), nginx's workers.
+# User and system CPU ticks of a proxy under test, then those of its serving
+# threads ("user sys serving-user serving-sys"): every thread of a modelwatch
+# proxy (serving, capture, metrics) and its `proxy-N` threads; nginx's
+# workers, which do all of its serving.
 cpu_ticks() { # target
-    local pid="${TARGET_PID[$1]:-}" pids p u=0 s=0
+    local pid="${TARGET_PID[$1]:-}" pids p t u=0 s=0 su=0 ss=0
     [ -n "$pid" ] || return 0
-    if [ "$1" = nginx ]; then pids="$(pgrep -P "$pid" || true)"; else pids="$pid"; fi
-    for p in $pids; do
-        read -r -a f < <(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null) || continue
-        u=$((u + f[11])); s=$((s + f[12]))
-    done
-    echo "$u $s"
+    if [ "$1" = nginx ]; then
+        pids="$(pgrep -P "$pid" || true)"
+        for p in $pids; do
+            read -r -a f < <(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null) || continue
+            u=$((u + f[11])); s=$((s + f[12]))
+        done
+        su=$u; ss=$s
+    else
+        read -r -a f < <(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null) || return 0
+        u=${f[11]}; s=${f[12]}
+        for t in /proc/"$pid"/task/*; do
+            case "$(cat "$t/comm" 2>/dev/null)" in proxy-*) ;; *) continue ;; esac
+            read -r -a f < <(sed 's/^.*) //' "$t/stat" 2>/dev/null) || continue
+            su=$((su + f[11])); ss=$((ss + f[12]))
+        done
+    fi
+    echo "$u $s $su $ss"
 }
 # Each repeat starts one target further along the list, so no target always
 # runs right after the same other one (a target's p99 can depend on what the

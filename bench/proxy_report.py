@@ -52,7 +52,8 @@ def merge(runs: list[dict]) -> dict:
 
 
 def cpu_table(path: str, rates: list[int], targets: list[str]) -> list[str]:
-    """Rows of CPU µs per request (user, system, total; median over repeats) by rate and target."""
+    """Rows of CPU µs per request (user, system, total; the serving threads'
+    total; median over repeats) by rate and target."""
     if not path or not Path(path).exists():
         return []
     per: dict = {}
@@ -62,22 +63,27 @@ def cpu_table(path: str, rates: list[int], targets: list[str]) -> list[str]:
         c = json.loads(line)
         requests = c["rate"] * c["seconds"]
         tick_us = 1e6 / c["ticks_per_s"]
-        user = (c["after"][0] - c["before"][0]) * tick_us / requests
-        system = (c["after"][1] - c["before"][1]) * tick_us / requests
-        per.setdefault((c["label"], int(c["rate"])), []).append((user, system))
+        d = [(a - b) * tick_us / requests for a, b in zip(c["after"], c["before"])]
+        # Older records hold no serving-thread ticks.
+        serving = d[2] + d[3] if len(d) >= 4 else None
+        per.setdefault((c["label"], int(c["rate"])), []).append((d[0], d[1], serving))
     rows = []
     for rate in rates:
         ng = per.get(("nginx", rate))
-        ng_total = median([u + s for u, s in ng]) if ng else None
+        ng_total = median([u + s for u, s, _ in ng]) if ng else None
         for t in targets:
             runs = per.get((t, rate))
             if not runs:
                 continue
-            total = median([u + s for u, s in runs])
+            total = median([u + s for u, s, _ in runs])
             ratio = f"{total / ng_total:.2f}" if ng_total else "–"
+            servings = [v for _, _, v in runs if v is not None]
+            serving = median(servings) if servings else None
+            serving_text = f"{serving:.1f}" if serving is not None else "–"
+            serving_ratio = f"{serving / ng_total:.2f}" if serving is not None and ng_total else "–"
             rows.append(
-                f"| {rate:,} | {NAMES[t]} | {median([u for u, _ in runs]):.1f} | {median([s for _, s in runs]):.1f} | "
-                f"{total:.1f} | {ratio} |"
+                f"| {rate:,} | {NAMES[t]} | {median([u for u, _, _ in runs]):.1f} | "
+                f"{median([s for _, s, _ in runs]):.1f} | {total:.1f} | {ratio} | {serving_text} | {serving_ratio} |"
             )
     return rows
 
@@ -239,11 +245,17 @@ def main():
             "CPU per request: the CPU time the proxy under test used during a run (warm-up included: every "
             "thread of a modelwatch proxy, its capture and metrics work among them; nginx's worker), from "
             "`/proc/<pid>/stat`, divided by the requests offered in that time; the median of the repeats. This "
-            "is the work each request costs the sidecar's core, steadier from run to run than a percentile."
+            "is the work each request costs the sidecar's core, steadier from run to run than a percentile. "
+            "The serving columns count only the threads that forward requests (a modelwatch proxy's `proxy-N` "
+            "threads; all of nginx's worker): a modelwatch proxy's other threads (capture encoding and delivery, "
+            "metrics publishing) run under `SCHED_IDLE`, on the CPU time the serving threads leave, so the "
+            "serving columns are the work that stands between a request and its answer."
         )
         out.append("")
-        out.append("| rate (req/s) | target | user µs | system µs | total µs | total ÷ nginx's |")
-        out.append("|---:|---|---:|---:|---:|---:|")
+        out.append(
+            "| rate (req/s) | target | user µs | system µs | total µs | total ÷ nginx's | serving µs | serving ÷ nginx's |"
+        )
+        out.append("|---:|---|---:|---:|---:|---:|---:|---:|")
         out.extend(cpu_rows)
         out.append("")
     max_rate = int(a.max_rate)
