@@ -9,7 +9,7 @@
 #   RATES="1000" DURATION=3 bench/proxy.sh  # quick run
 #   TARGETS="direct proxy" bench/proxy.sh   # a subset
 #   PIN=none bench/proxy.sh                 # every process on every core
-#   RATES=5000 REPEATS=15 MAX_RATE=0 SECTION=sidecar-5k bench/proxy.sh
+#   RATES=5000 REPEATS=21 MAX_RATE=0 SECTION=sidecar-5k bench/proxy.sh
 #                                           # many repeats at one rate, in a section of its own
 #
 # Targets:
@@ -199,17 +199,32 @@ run() { # target rate [duration]
         *) die "unknown target $target" ;;
     esac
     log "$target at $rate req/s for ${duration}s (run $rep of $REPEATS)"
-    local before after
+    local before after dropped_before dropped_after dropped=""
+    dropped_before="$(capture_dropped "$target")"
     before="$(cpu_ticks "$target")"
     timeout "$STEP_TIMEOUT" taskset -c "$REST_CPUS" "$LG" rate --url "$url" --path "$path" --rate "$rate" --duration "$duration" \
         --warmup "$WARMUP" --connections "$CONNECTIONS" --label "$target" >> "$RESULTS" \
         || die "load generator failed for $target at $rate"
     after="$(cpu_ticks "$target")"
-    if [ -n "$before" ] && [ -n "$after" ]; then
-        printf '{"label":"%s","rate":%s,"rep":%s,"seconds":%s,"ticks_per_s":%s,"before":[%s],"after":[%s]}\n' \
-            "$target" "$rate" "$rep" "$(python3 -c "print($duration + $WARMUP)")" "$(getconf CLK_TCK)" \
-            "${before// /,}" "${after// /,}" >> "$CPU_RESULTS"
+    dropped_after="$(capture_dropped "$target")"
+    if [ -n "$dropped_before" ] && [ -n "$dropped_after" ]; then
+        dropped=",\"capture_dropped\":$((dropped_after - dropped_before))"
     fi
+    if [ -n "$before" ] && [ -n "$after" ]; then
+        printf '{"label":"%s","rate":%s,"rep":%s,"seconds":%s,"ticks_per_s":%s,"before":[%s],"after":[%s]%s}\n' \
+            "$target" "$rate" "$rep" "$(python3 -c "print($duration + $WARMUP)")" "$(getconf CLK_TCK)" \
+            "${before// /,}" "${after// /,}" "$dropped" >> "$CPU_RESULTS"
+    fi
+}
+# Records a capturing proxy has dropped so far (nothing for other targets).
+# Drops are counted when they happen, so the difference around a run is that
+# run's (records written lag by a flush interval, and are not split so).
+capture_dropped() { # target
+    local port
+    case "$1" in proxy) port="$PX_PORT" ;; proxy-dir) port="$PXD_PORT" ;; *) return 0 ;; esac
+    python3 -c "
+import json, urllib.request
+print(json.load(urllib.request.urlopen('http://127.0.0.1:$port/_modelwatch/stats'))['capture']['dropped'])" 2>/dev/null || true
 }
 # User and system CPU ticks of a proxy under test, then those of its serving
 # threads ("user sys serving-user serving-sys"): every thread of a modelwatch
