@@ -88,9 +88,11 @@ def cpu_table(path: str, rates: list[int], targets: list[str]) -> list[str]:
     return rows
 
 
-def capture_drops(path: str, max_rate: int) -> dict[str, str]:
-    """By capturing target, the text that splits its drops between the fixed-rate runs and the
-    most-throughput runs (from the per-run counts in cpu.jsonl), or nothing when none were recorded."""
+def capture_drops(path: str, max_rate: int, totals: dict[str, int]) -> dict[str, str]:
+    """By capturing target, the text that splits its drops between the fixed-rate runs, the
+    most-throughput runs (from the per-run counts in cpu.jsonl) and the time between runs (the
+    rest of `totals`, the final counts: records the worker dropped as it caught up), or nothing
+    when none were recorded."""
     if not path or not Path(path).exists():
         return {}
     fixed: dict[str, int] = {}
@@ -108,6 +110,9 @@ def capture_drops(path: str, max_rate: int) -> dict[str, str]:
         text = f" ({fixed.get(t, 0):,} during the fixed-rate runs"
         if max_rate > 0:
             text += f", {most.get(t, 0):,} during the most-throughput runs"
+        rest = totals.get(t, 0) - fixed.get(t, 0) - most.get(t, 0)
+        if rest > 0:
+            text += f", {rest:,} between runs"
         out[t] = text + ")"
     return out
 
@@ -304,7 +309,9 @@ def main():
             hi = max(x["achieved_rps"] for x in runs)
             out.append(f"| {NAMES[t]} | {r['achieved_rps']:,.0f} ({lo:,.0f} – {hi:,.0f}) | {r['errors']} |")
         out.append("")
-    drops = capture_drops(a.cpu, max_rate)
+    drops = capture_drops(
+        a.cpu, max_rate, {"proxy": capture.get("dropped", 0), "proxy-dir": capture_dir.get("dropped", 0)}
+    )
     if capture:
         out.append(
             f"Capture to the server (100%, through its native API in batches every 100 ms, the server fsyncing "
