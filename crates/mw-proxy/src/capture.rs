@@ -316,9 +316,13 @@ impl Taken {
             let start = batch.jsonl.len();
             self.encode_one(batch, r, types);
             let added = batch.jsonl.len() - start;
-            // The record is counted (as `raw`) until this point: the count
-            // is at least `raw`.
-            if stats.queued_bytes.load(Ordering::Relaxed) - raw + added > bound {
+            // The record is counted (as `raw`) until this point, so the
+            // count is at least `raw`; saturating all the same.
+            let others = stats
+                .queued_bytes
+                .load(Ordering::Relaxed)
+                .saturating_sub(raw);
+            if others + added > bound {
                 batch.jsonl.truncate(start);
                 batch.lines.pop();
                 stats.dropped.fetch_add(1, Ordering::Relaxed);
