@@ -15,25 +15,13 @@
 //! fill the bounded queue; then they are dropped and counted: capture never
 //! slows inference.
 
-use std::fmt;
-
 /// Scheduling of the background threads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Priority {
     /// `SCHED_IDLE`: CPU time the serving threads leave.
-    #[default]
     Idle,
     /// The same as the serving threads.
     Normal,
-}
-
-impl fmt::Display for Priority {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Priority::Idle => "idle",
-            Priority::Normal => "normal",
-        })
-    }
 }
 
 /// Puts the calling thread under `p`. Only lowering is possible without

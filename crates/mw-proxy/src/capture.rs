@@ -250,6 +250,8 @@ struct Taken {
 /// One taken record: where its parts are in [`Taken::bytes`].
 struct Raw {
     time_ms: i64,
+    /// Bytes its parts take (one run of [`Taken::bytes`]).
+    len: usize,
     /// Content type and body.
     input: Option<(Span, Span)>,
     output: Option<(Span, Span)>,
@@ -260,16 +262,7 @@ struct Raw {
 impl Raw {
     /// What [`Item::cost`] counted for it.
     fn cost(&self) -> usize {
-        let len = |s: &Span| s.1 - s.0;
-        let texts = [&self.inference_id, &self.custom_attributes]
-            .into_iter()
-            .flatten()
-            .map(len);
-        let observed = [&self.input, &self.output]
-            .into_iter()
-            .flatten()
-            .map(|(t, b)| len(t) + len(b));
-        std::mem::size_of::<Raw>() + texts.chain(observed).sum::<usize>()
+        std::mem::size_of::<Raw>() + self.len
     }
 }
 
@@ -288,6 +281,7 @@ impl Taken {
     }
 
     fn push(&mut self, it: &Item) {
+        let start = self.bytes.len();
         let mut observed = |o: &Option<(HeaderValue, Bytes)>| {
             o.as_ref()
                 .map(|(t, b)| (self.put(t.as_bytes()), self.put(b)))
@@ -299,6 +293,7 @@ impl Taken {
         let custom_attributes = text(&it.custom_attributes);
         self.records.push(Raw {
             time_ms: it.time_ms,
+            len: self.bytes.len() - start,
             input,
             output,
             inference_id,
