@@ -181,7 +181,10 @@ def signed_rank_test(diffs: list) -> float:
 
 
 def fmt_p(p: float) -> str:
-    return f"{p:.2f}" if p >= 0.01 else ("< 0.0001" if p < 0.0001 else f"{p:.4f}")
+    """Two decimals from 0.1 up, two significant digits below (0.052 must not read as 0.05)."""
+    if p >= 0.1:
+        return f"{p:.2f}"
+    return "< 0.0001" if p < 0.0001 else f"{p:.2g}"
 
 
 def main():

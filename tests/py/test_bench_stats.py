@@ -50,6 +50,9 @@ def test_signed_rank_of_nothing_to_rank_is_one():
 
 
 def test_small_p_values_keep_their_digits():
-    assert proxy_report.fmt_p(0.0784) == "0.08"
+    assert proxy_report.fmt_p(0.0784) == "0.078"
+    assert proxy_report.fmt_p(0.051996) == "0.052"  # not "0.05": it is not under 0.05
+    assert proxy_report.fmt_p(0.12373) == "0.12"
+    assert proxy_report.fmt_p(1.0) == "1.00"
     assert proxy_report.fmt_p(0.0034) == "0.0034"
     assert proxy_report.fmt_p(0.00001) == "< 0.0001"
