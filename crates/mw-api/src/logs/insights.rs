@@ -205,20 +205,26 @@ pub fn start_query(api: &Api, input: &Input) -> Result<Node, ApiError> {
                 exec.records_scanned(),
                 exec.bytes_scanned(),
             );
-            let status = if run.cancel.load(Ordering::Relaxed) {
+            let rows = (failed.is_none() && !run.cancel.load(Ordering::Relaxed)).then(|| {
+                let mut rows = exec.finish();
+                if let Some(l) = row_limit {
+                    rows.truncate(l);
+                }
+                rows
+            });
+            // The final status is decided under the status lock, which
+            // StopQuery holds while it sets `cancel`: a stop that answered
+            // `success: true` always ends the query Cancelled.
+            let mut status = run.status.lock();
+            *status = if run.cancel.load(Ordering::Relaxed) {
                 Status::Cancelled
             } else if let Some(e) = failed {
                 tracing::warn!(query = %run.id, error = %e, "insights query failed");
                 Status::Failed
             } else {
-                let mut rows = exec.finish();
-                if let Some(l) = row_limit {
-                    rows.truncate(l);
-                }
-                *run.results.lock() = rows;
+                *run.results.lock() = rows.unwrap_or_default();
                 Status::Complete
             };
-            *run.status.lock() = status;
         })
         .map_err(|e| ApiError::new(Code::Internal, format!("could not start the query: {e}")))?;
     Ok(Node::object().with("queryId", Node::str(id)))
@@ -271,10 +277,14 @@ pub fn get_query_results(api: &Api, input: &Input) -> Result<Node, ApiError> {
 pub fn stop_query(api: &Api, input: &Input) -> Result<Node, ApiError> {
     let id = input.req_str("queryId")?;
     let run = api.queries.get(id).ok_or_else(|| not_found(id))?;
-    let running = matches!(*run.status.lock(), Status::Scheduled | Status::Running);
+    // Under the status lock: the query cannot reach its final status
+    // between this check and the flag (see the query thread).
+    let status = run.status.lock();
+    let running = matches!(*status, Status::Scheduled | Status::Running);
     if running {
         run.cancel.store(true, Ordering::Relaxed);
     }
+    drop(status);
     Ok(Node::object().with("success", Node::Bool(running)))
 }
 
