@@ -410,6 +410,9 @@ def main():
                 line += "; below nginx: lower in this run (one repeat: no test)"
             elif test[0] < 0 and test[1] < 0.05:
                 line += f"; below nginx: met, paired sign test p = {fmt_p(test[1])}"
+            elif test[1] < 0.05:
+                # Lower medians, but above nginx in most paired repeats.
+                line += f"; below nginx: not met, above it in the paired sign test (p = {fmt_p(test[1])})"
             else:
                 line += (f"; below nginx: lower median, but not shown (paired sign test p = {fmt_p(test[1])}, "
                          "not under 0.05)")
