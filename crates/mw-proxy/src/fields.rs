@@ -1,74 +1,424 @@
 //! Header fields of one message on the request path.
 //!
 //! A request or response through a sidecar carries a handful of fields,
-//! each looked at once or twice. [`Fields`] keeps them as they came, in a
-//! vector, and finds one by a scan: no hash per field, no index to build,
-//! one allocation. `http::HeaderMap` is used only at the HTTP/2 boundary
-//! (hyper), converted both ways.
+//! each looked at once or twice, and most are never forwarded. [`Fields`]
+//! keeps a parsed head's fields as ranges into the head's bytes, shared
+//! with the message rather than copied, with no `HeaderName` or
+//! `HeaderValue` built for them. Each field's name is told apart once, as
+//! it is read: one of the few [`Name`]s the request path looks for, or
+//! [`Name::Other`]. A lookup is then a scan that compares one byte per
+//! field: no hash, no index to build, no string compared. A value becomes
+//! a `HeaderValue` only when a caller asks for one. Fields added by the
+//! proxy itself are kept as `HeaderName` / `HeaderValue` beside them.
+//! `http::HeaderMap` is used only at the HTTP/2 boundary (hyper), converted
+//! both ways.
+//!
+//! The raw fields' names and values were checked by the HTTP/1.1 parser
+//! (httparse: a name is token characters, a value is visible ASCII, spaces,
+//! tabs and obs-text), the same rules `HeaderName` and `HeaderValue`
+//! enforce, so every one of them converts. Names keep the case they came
+//! in (HTTP/1.1 names are case-insensitive); `HeaderName`s are lowercase.
 
+use bytes::Bytes;
 use http::header::{HeaderName, HeaderValue};
 use http::HeaderMap;
+use std::ops::Range;
+
+/// The header fields the request path looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Name {
+    ContentType,
+    ContentLength,
+    Accept,
+    Host,
+    Connection,
+    TransferEncoding,
+    Expect,
+    KeepAlive,
+    ProxyAuthenticate,
+    ProxyAuthorization,
+    ProxyConnection,
+    Te,
+    Trailer,
+    Upgrade,
+    Http2Settings,
+    /// `X-Amzn-SageMaker-Custom-Attributes`
+    CustomAttributes,
+    /// `X-Amzn-SageMaker-Inference-Id`
+    InferenceId,
+    /// `X-Amzn-SageMaker-Target-Variant`
+    TargetVariant,
+    /// `X-Amzn-SageMaker-Target-Model`
+    TargetModel,
+    /// Any other name.
+    Other,
+}
+
+/// Each [`Name`] but `Other`, in lowercase.
+const KNOWN: [(&str, Name); 19] = [
+    ("content-type", Name::ContentType),
+    ("content-length", Name::ContentLength),
+    ("accept", Name::Accept),
+    ("host", Name::Host),
+    ("connection", Name::Connection),
+    ("transfer-encoding", Name::TransferEncoding),
+    ("expect", Name::Expect),
+    ("keep-alive", Name::KeepAlive),
+    ("proxy-authenticate", Name::ProxyAuthenticate),
+    ("proxy-authorization", Name::ProxyAuthorization),
+    ("proxy-connection", Name::ProxyConnection),
+    ("te", Name::Te),
+    ("trailer", Name::Trailer),
+    ("upgrade", Name::Upgrade),
+    ("http2-settings", Name::Http2Settings),
+    ("x-amzn-sagemaker-custom-attributes", Name::CustomAttributes),
+    ("x-amzn-sagemaker-inference-id", Name::InferenceId),
+    ("x-amzn-sagemaker-target-variant", Name::TargetVariant),
+    ("x-amzn-sagemaker-target-model", Name::TargetModel),
+];
+
+/// Whether `name` (token characters, any case) is `lower` (of the same
+/// length, made of lowercase letters, digits and `-`). Setting bit 5 of a
+/// token character gives `lower`'s byte only for that byte in either case:
+/// the other byte that would match, `0x0d` for `-` or `0x10`–`0x19` for a
+/// digit, is a control character, never part of a token.
+fn eq_lower(name: &[u8], lower: &[u8]) -> bool {
+    let mut i = 0;
+    while i + 8 <= lower.len() {
+        let (Ok(a), Ok(b)) = (name[i..i + 8].try_into(), lower[i..i + 8].try_into()) else {
+            return false;
+        };
+        if u64::from_ne_bytes(a) | 0x2020_2020_2020_2020 != u64::from_ne_bytes(b) {
+            return false;
+        }
+        i += 8;
+    }
+    name[i..]
+        .iter()
+        .zip(&lower[i..])
+        .all(|(a, b)| a | 0x20 == *b)
+}
+
+impl Name {
+    /// The name `name` is: token characters (as a parser or `HeaderName`
+    /// checked them), in any case.
+    pub fn of(name: &[u8]) -> Name {
+        // The candidates of each length, told apart by their last byte.
+        let candidates: &[(&str, Name)] = match name.len() {
+            2 => &[("te", Name::Te)],
+            4 => &[("host", Name::Host)],
+            6 => &[("accept", Name::Accept), ("expect", Name::Expect)],
+            7 => &[("trailer", Name::Trailer), ("upgrade", Name::Upgrade)],
+            10 => &[
+                ("connection", Name::Connection),
+                ("keep-alive", Name::KeepAlive),
+            ],
+            12 => &[("content-type", Name::ContentType)],
+            14 => &[
+                ("content-length", Name::ContentLength),
+                ("http2-settings", Name::Http2Settings),
+            ],
+            16 => &[("proxy-connection", Name::ProxyConnection)],
+            17 => &[("transfer-encoding", Name::TransferEncoding)],
+            18 => &[("proxy-authenticate", Name::ProxyAuthenticate)],
+            19 => &[("proxy-authorization", Name::ProxyAuthorization)],
+            29 => &[
+                ("x-amzn-sagemaker-inference-id", Name::InferenceId),
+                ("x-amzn-sagemaker-target-model", Name::TargetModel),
+            ],
+            31 => &[("x-amzn-sagemaker-target-variant", Name::TargetVariant)],
+            34 => &[("x-amzn-sagemaker-custom-attributes", Name::CustomAttributes)],
+            _ => return Name::Other,
+        };
+        let last = name[name.len() - 1] | 0x20;
+        for (k, n) in candidates {
+            let k = k.as_bytes();
+            if k[k.len() - 1] == last && eq_lower(name, k) {
+                return *n;
+            }
+        }
+        Name::Other
+    }
+
+    /// This name's bit in a set of names.
+    fn bit(self) -> u32 {
+        1 << self as u32
+    }
+
+    /// The name in lowercase (`None` for `Other`).
+    pub fn as_str(self) -> Option<&'static str> {
+        KNOWN.iter().find(|(_, n)| *n == self).map(|(k, _)| *k)
+    }
+
+    /// A field of one connection, never forwarded: the hop-by-hop fields,
+    /// and the framing and host that each hop sets anew.
+    pub fn hop_by_hop(self) -> bool {
+        matches!(
+            self,
+            Name::Connection
+                | Name::KeepAlive
+                | Name::ProxyAuthenticate
+                | Name::ProxyAuthorization
+                | Name::ProxyConnection
+                | Name::Te
+                | Name::Trailer
+                | Name::TransferEncoding
+                | Name::Upgrade
+                | Name::Host
+                | Name::ContentLength
+                | Name::Http2Settings
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Field {
+    /// A field of the head: its name, and where name and value lie in it.
+    At {
+        id: Name,
+        name: Range<u32>,
+        value: Range<u32>,
+    },
+    /// A field given whole.
+    Own(Name, HeaderName, HeaderValue),
+    /// A short text value made by the proxy (a request id), kept inline:
+    /// no allocation, no `HeaderValue` to build.
+    Inline(Name, HeaderName, Inline),
+}
+
+/// Most bytes of an inline value.
+const INLINE: usize = 40;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Inline {
+    bytes: [u8; INLINE],
+    len: u8,
+}
 
 /// Header fields in the order they came; a name may repeat.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Fields(Vec<(HeaderName, HeaderValue)>);
+pub struct Fields {
+    /// The bytes that `Field::At` ranges point into.
+    head: Bytes,
+    list: Vec<Field>,
+    /// The names present (bits of [`Name::bit`]): most lookups are of a
+    /// field that is absent, answered without a scan.
+    present: u32,
+}
+
+/// Whether `v` is what `HeaderValue::to_str` accepts: visible ASCII and tabs.
+fn is_text(v: &[u8]) -> bool {
+    v.iter().all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
+}
+
+impl Field {
+    fn id(&self) -> Name {
+        match self {
+            Field::At { id, .. } | Field::Own(id, ..) | Field::Inline(id, ..) => *id,
+        }
+    }
+}
 
 impl Fields {
     pub fn new() -> Fields {
-        Fields(Vec::new())
+        Fields::default()
     }
 
     pub fn with_capacity(n: usize) -> Fields {
-        Fields(Vec::with_capacity(n))
+        Fields {
+            head: Bytes::new(),
+            list: Vec::with_capacity(n),
+            present: 0,
+        }
+    }
+
+    /// The fields of a parsed head: `at` holds, for each field, where its
+    /// name and value lie in `head`. The parser must have checked them
+    /// (see the module's notes); a range outside `head` is skipped.
+    pub fn from_head(head: Bytes, at: &[(Range<usize>, Range<usize>)]) -> Fields {
+        let end = head.len().min(u32::MAX as usize);
+        let mut list = Vec::with_capacity(at.len());
+        let mut present = 0;
+        for (n, v) in at {
+            if n.start < n.end && n.end <= end && v.start <= v.end && v.end <= end {
+                let id = Name::of(&head[n.clone()]);
+                present |= id.bit();
+                list.push(Field::At {
+                    id,
+                    name: n.start as u32..n.end as u32,
+                    value: v.start as u32..v.end as u32,
+                });
+            }
+        }
+        Fields {
+            head,
+            list,
+            present,
+        }
+    }
+
+    /// The bytes the parsed fields lie in (the whole head they came in).
+    pub fn head(&self) -> &Bytes {
+        &self.head
+    }
+
+    fn name_of<'a>(&'a self, f: &'a Field) -> &'a [u8] {
+        match f {
+            Field::At { name, .. } => &self.head[name.start as usize..name.end as usize],
+            Field::Own(_, n, _) | Field::Inline(_, n, _) => n.as_str().as_bytes(),
+        }
+    }
+
+    fn value_of<'a>(&'a self, f: &'a Field) -> &'a [u8] {
+        match f {
+            Field::At { value, .. } => &self.head[value.start as usize..value.end as usize],
+            Field::Own(_, _, v) => v.as_bytes(),
+            Field::Inline(_, _, v) => &v.bytes[..v.len as usize],
+        }
+    }
+
+    /// The field's value as a `HeaderValue`, sharing the head's bytes.
+    fn header_value(&self, f: &Field) -> Option<HeaderValue> {
+        match f {
+            Field::At { value, .. } => HeaderValue::from_maybe_shared(
+                self.head.slice(value.start as usize..value.end as usize),
+            )
+            .ok(),
+            Field::Own(_, _, v) => Some(v.clone()),
+            Field::Inline(_, _, v) => HeaderValue::from_bytes(&v.bytes[..v.len as usize]).ok(),
+        }
+    }
+
+    fn find(&self, name: Name) -> Option<&Field> {
+        if self.present & name.bit() == 0 {
+            return None;
+        }
+        self.list.iter().find(|f| f.id() == name)
+    }
+
+    fn push(&mut self, f: Field) {
+        self.present |= f.id().bit();
+        self.list.push(f);
     }
 
     /// Adds a field after the others (another value of a name already
     /// present is kept beside it, as `HeaderMap::append`).
     pub fn append(&mut self, name: HeaderName, value: HeaderValue) {
-        self.0.push((name, value));
+        let id = Name::of(name.as_str().as_bytes());
+        self.push(Field::Own(id, name, value));
     }
 
-    /// The first value of `name`.
-    pub fn get(&self, name: &HeaderName) -> Option<&HeaderValue> {
-        self.0.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    /// Adds a field whose value is text (visible ASCII) made on the spot,
+    /// kept inline when short. A value that is not text is not added
+    /// (`false`).
+    pub fn append_text(&mut self, name: HeaderName, value: &[u8]) -> bool {
+        if !is_text(value) {
+            return false;
+        }
+        let id = Name::of(name.as_str().as_bytes());
+        if value.len() <= INLINE {
+            let mut bytes = [0u8; INLINE];
+            bytes[..value.len()].copy_from_slice(value);
+            let len = value.len() as u8;
+            self.push(Field::Inline(id, name, Inline { bytes, len }));
+        } else if let Ok(v) = HeaderValue::from_bytes(value) {
+            self.push(Field::Own(id, name, v));
+        }
+        true
+    }
+
+    /// The first value of `name`, as it came.
+    pub fn get(&self, name: Name) -> Option<&[u8]> {
+        self.find(name).map(|f| self.value_of(f))
     }
 
     /// The first value of `name` as text (`None` when absent or not visible ASCII).
-    pub fn get_str(&self, name: &HeaderName) -> Option<&str> {
-        self.get(name).and_then(|v| v.to_str().ok())
+    pub fn get_str(&self, name: Name) -> Option<&str> {
+        self.get(name)
+            .filter(|v| is_text(v))
+            .and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// The first value of `name`, shared rather than copied.
+    pub fn get_value(&self, name: Name) -> Option<HeaderValue> {
+        self.find(name).and_then(|f| self.header_value(f))
     }
 
     /// The first value of `name`, when it is text (visible ASCII), shared rather than copied.
-    pub fn get_text(&self, name: &HeaderName) -> Option<HeaderValue> {
-        self.get(name).filter(|v| v.to_str().is_ok()).cloned()
+    pub fn get_text(&self, name: Name) -> Option<HeaderValue> {
+        self.find(name)
+            .filter(|f| is_text(self.value_of(f)))
+            .and_then(|f| self.header_value(f))
     }
 
-    pub fn contains(&self, name: &HeaderName) -> bool {
-        self.get(name).is_some()
+    pub fn contains(&self, name: Name) -> bool {
+        self.find(name).is_some()
     }
 
-    /// Keeps the fields for which `keep` holds.
-    pub fn retain(&mut self, mut keep: impl FnMut(&HeaderName) -> bool) {
-        self.0.retain(|(n, _)| keep(n));
+    /// The first field of each of `names` that is present, in the order of
+    /// `names`, sharing this message's bytes, with room for `more` fields.
+    pub fn pick(&self, names: &[Name], more: usize) -> Fields {
+        let mut out = Fields {
+            head: self.head.clone(),
+            list: Vec::with_capacity(names.len() + more),
+            present: 0,
+        };
+        for name in names {
+            if let Some(f) = self.find(*name) {
+                out.push(f.clone());
+            }
+        }
+        out
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
-        self.0.iter().map(|(n, v)| (n, v))
+    /// Keeps the fields for which `keep` holds of the name.
+    pub fn retain(&mut self, mut keep: impl FnMut(Name) -> bool) {
+        self.list.retain(|f| keep(f.id()));
+        self.present = self.list.iter().fold(0, |p, f| p | f.id().bit());
+    }
+
+    /// Each field's name (as it came) and value.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> {
+        self.list
+            .iter()
+            .map(|f| (self.name_of(f), self.value_of(f)))
+    }
+
+    /// Each field's [`Name`] and value.
+    pub fn iter_named(&self) -> impl Iterator<Item = (Name, &[u8])> {
+        self.list.iter().map(|f| (f.id(), self.value_of(f)))
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.list.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.list.is_empty()
     }
 
-    /// The same fields in a `HeaderMap` (values of a name stay in order).
+    /// The same fields in a `HeaderMap` (values of a name stay in order;
+    /// names in lowercase). A field that would not convert is left out; the
+    /// parser lets none through.
     pub fn into_header_map(self) -> HeaderMap {
-        let mut h = HeaderMap::with_capacity(self.0.len());
-        for (n, v) in self.0 {
-            h.append(n, v);
+        let mut h = HeaderMap::with_capacity(self.list.len());
+        for f in &self.list {
+            match f {
+                Field::Own(_, n, v) => {
+                    h.append(n.clone(), v.clone());
+                }
+                Field::Inline(_, n, _) => {
+                    if let Some(v) = self.header_value(f) {
+                        h.append(n.clone(), v);
+                    }
+                }
+                Field::At { name, .. } => {
+                    let n = &self.head[name.start as usize..name.end as usize];
+                    if let (Ok(n), Some(v)) = (HeaderName::from_bytes(n), self.header_value(f)) {
+                        h.append(n, v);
+                    }
+                }
+            }
         }
         h
     }
@@ -94,10 +444,91 @@ impl From<HeaderMap> for Fields {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::header::{CONTENT_TYPE, SET_COOKIE};
+    use http::header::{CONTENT_LENGTH, CONTENT_TYPE, SET_COOKIE};
 
     fn v(s: &'static str) -> HeaderValue {
         HeaderValue::from_static(s)
+    }
+
+    /// Fields of a head given as text, as the parser would find them.
+    fn parsed(lines: &[(&str, &str)]) -> Fields {
+        let mut head = Vec::new();
+        let mut at = Vec::new();
+        for (n, val) in lines {
+            let n0 = head.len();
+            head.extend_from_slice(n.as_bytes());
+            let n1 = head.len();
+            head.extend_from_slice(b": ");
+            let v0 = head.len();
+            head.extend_from_slice(val.as_bytes());
+            at.push((n0..n1, v0..head.len()));
+            head.extend_from_slice(b"\r\n");
+        }
+        Fields::from_head(Bytes::from(head), &at)
+    }
+
+    fn pairs(f: &Fields) -> Vec<(String, String)> {
+        f.iter()
+            .map(|(n, v)| {
+                let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                (s(n), s(v))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn names_are_told_apart_in_any_case() {
+        for (k, n) in KNOWN {
+            assert_eq!(Name::of(k.as_bytes()), n);
+            assert_eq!(Name::of(k.to_uppercase().as_bytes()), n);
+            assert_eq!(n.as_str(), Some(k));
+        }
+        assert_eq!(Name::of(b"Content-Type"), Name::ContentType);
+        for other in [
+            &b"content-typ"[..],
+            b"content-types",
+            b"x-amzn-requestid",
+            b"",
+            b"t",
+        ] {
+            assert_eq!(Name::of(other), Name::Other, "{other:?}");
+        }
+        assert_eq!(Name::Other.as_str(), None);
+        // Every token character in every place of every name: only the
+        // name's own letters, in either case, make it.
+        let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        for (k, n) in KNOWN {
+            for i in 0..k.len() {
+                for b in (0..=255u8).filter(|b| token(*b)) {
+                    let mut m = k.as_bytes().to_vec();
+                    m[i] = b;
+                    let same = b.to_ascii_lowercase() == k.as_bytes()[i];
+                    assert_eq!(Name::of(&m) == n, same, "{k} with {:?} at {i}", b as char);
+                }
+            }
+        }
+        let hop: Vec<_> = KNOWN
+            .iter()
+            .filter(|(_, n)| n.hop_by_hop())
+            .map(|(k, _)| *k)
+            .collect();
+        assert_eq!(
+            hop,
+            [
+                "content-length",
+                "host",
+                "connection",
+                "transfer-encoding",
+                "keep-alive",
+                "proxy-authenticate",
+                "proxy-authorization",
+                "proxy-connection",
+                "te",
+                "trailer",
+                "upgrade",
+                "http2-settings"
+            ]
+        );
     }
 
     #[test]
@@ -106,27 +537,111 @@ mod tests {
         f.append(SET_COOKIE, v("a=1"));
         f.append(CONTENT_TYPE, v("text/csv"));
         f.append(SET_COOKIE, v("b=2"));
-        assert_eq!(f.get(&SET_COOKIE), Some(&v("a=1")));
-        assert_eq!(f.get_str(&CONTENT_TYPE), Some("text/csv"));
-        assert_eq!(f.get_text(&CONTENT_TYPE), Some(v("text/csv")));
-        f.append(
-            HeaderName::from_static("x-bin"),
-            HeaderValue::from_bytes(b"caf\xe9").unwrap(),
-        );
-        assert_eq!(f.get_text(&HeaderName::from_static("x-bin")), None);
-        f.retain(|n| n != "x-bin");
-        let names: Vec<_> = f.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
+        assert_eq!(f.get(Name::Other), Some(&b"a=1"[..]));
+        assert_eq!(f.get_str(Name::ContentType), Some("text/csv"));
+        assert_eq!(f.get_text(Name::ContentType), Some(v("text/csv")));
         assert_eq!(
-            names,
+            pairs(&f),
             [
-                ("set-cookie", v("a=1")),
-                ("content-type", v("text/csv")),
-                ("set-cookie", v("b=2"))
+                ("set-cookie".into(), "a=1".into()),
+                ("content-type".into(), "text/csv".into()),
+                ("set-cookie".into(), "b=2".into())
             ]
         );
-        f.retain(|n| n != CONTENT_TYPE);
-        assert!(!f.contains(&CONTENT_TYPE) && f.len() == 2);
-        assert_eq!(f.get(&SET_COOKIE), Some(&v("a=1")));
+        f.retain(|n| n != Name::ContentType);
+        assert!(!f.contains(Name::ContentType) && f.len() == 2);
+        assert_eq!(f.get(Name::Other), Some(&b"a=1"[..]));
+    }
+
+    #[test]
+    fn parsed_fields_share_the_head_and_convert() {
+        let mut f = parsed(&[
+            ("Content-Type", "text/csv"),
+            ("X-Amzn-SageMaker-Custom-Attributes", "a=1"),
+            ("SET-COOKIE", "x=1"),
+            ("set-cookie", "y=2"),
+            ("Content-Length", "caf\u{e9}"),
+        ]);
+        assert_eq!(f.len(), 5);
+        assert_eq!(f.get_str(Name::ContentType), Some("text/csv"));
+        assert_eq!(f.get_text(Name::ContentType), Some(v("text/csv")));
+        assert_eq!(f.get_value(Name::CustomAttributes), Some(v("a=1")));
+        assert_eq!(f.get(Name::Other), Some(&b"x=1"[..]));
+        // Not text: found, but not as text.
+        let len = Name::ContentLength;
+        assert!(f.get(len).is_some() && f.get_str(len).is_none() && f.get_text(len).is_none());
+        assert!(f.get_value(len).is_some());
+        assert!(!f.contains(Name::Accept) && f.get(Name::Accept).is_none());
+        // Names as they came; values as they came.
+        assert_eq!(pairs(&f)[0], ("Content-Type".into(), "text/csv".into()));
+        assert!(f.head().starts_with(b"Content-Type: text/csv\r\n"));
+        let named: Vec<_> = f.iter_named().map(|(n, _)| n).collect();
+        assert_eq!(
+            named,
+            [
+                Name::ContentType,
+                Name::CustomAttributes,
+                Name::Other,
+                Name::Other,
+                Name::ContentLength
+            ]
+        );
+
+        // A pick shares the head and keeps the order asked for.
+        let p = f.pick(
+            &[Name::CustomAttributes, Name::Accept, Name::ContentType],
+            0,
+        );
+        assert_eq!(
+            pairs(&p),
+            [
+                ("X-Amzn-SageMaker-Custom-Attributes".into(), "a=1".into()),
+                ("Content-Type".into(), "text/csv".into())
+            ]
+        );
+
+        // Own fields sit beside parsed ones.
+        f.retain(|n| n != Name::ContentLength);
+        f.append(CONTENT_LENGTH, v("3"));
+        assert_eq!(f.get_str(Name::ContentLength), Some("3"));
+        let id = HeaderName::from_static("x-amzn-requestid");
+        let uuid = b"0f8fad5b-d9cb-469f-a165-70867728950e";
+        assert!(f.append_text(id.clone(), uuid));
+        assert!(!f.append_text(id.clone(), b"a\nb"));
+        let long = "x".repeat(100);
+        assert!(f.append_text(HeaderName::from_static("x-long"), long.as_bytes()));
+        let tail: Vec<_> = pairs(&f).into_iter().skip(4).collect();
+        assert_eq!(
+            tail,
+            [
+                ("content-length".into(), "3".into()),
+                (
+                    "x-amzn-requestid".into(),
+                    String::from_utf8(uuid.to_vec()).unwrap()
+                ),
+                ("x-long".into(), long.clone())
+            ]
+        );
+
+        // Into a HeaderMap: lowercase names, every value.
+        let h = f.into_header_map();
+        assert_eq!(h.len(), 7);
+        assert_eq!(h.get(&id).unwrap().as_bytes(), uuid);
+        assert_eq!(h.get("x-long").unwrap().as_bytes(), long.as_bytes());
+        assert_eq!(h.get("content-type").unwrap(), "text/csv");
+        assert_eq!(h.get("x-amzn-sagemaker-custom-attributes").unwrap(), "a=1");
+        let cookies: Vec<_> = h.get_all(SET_COOKIE).iter().collect();
+        assert_eq!(cookies, [&v("x=1"), &v("y=2")]);
+        assert_eq!(h.get(CONTENT_LENGTH).unwrap(), "3");
+    }
+
+    #[test]
+    fn ranges_outside_the_head_are_skipped() {
+        let f = Fields::from_head(
+            Bytes::from_static(b"A: b"),
+            &[(0..1, 3..4), (0..1, 3..9), (0..0, 3..4)],
+        );
+        assert_eq!(pairs(&f), [("A".into(), "b".into())]);
     }
 
     #[test]
@@ -137,6 +652,7 @@ mod tests {
         h.append(CONTENT_TYPE, v("text/csv"));
         let f = Fields::from(h.clone());
         assert_eq!(f.len(), 3);
+        assert_eq!(f.get_str(Name::ContentType), Some("text/csv"));
         let back = f.into_header_map();
         assert_eq!(back, h);
         let cookies: Vec<_> = back.get_all(SET_COOKIE).iter().collect();

@@ -19,9 +19,9 @@
 //! [`MAX_HEADERS`] fields, chunk-size lines and trailers, bodies at the
 //! caller's limit. Malformed input is an error, never a panic.
 
-use crate::fields::Fields;
+use crate::fields::{Fields, Name};
 use bytes::{Bytes, BytesMut};
-use http::header::{HeaderName, HeaderValue};
+use http::header::HeaderValue;
 use http::{Method, StatusCode, Uri, Version};
 use std::io;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -153,9 +153,11 @@ fn fields_at(buf: &[u8], parsed: &[httparse::Header<'_>]) -> Vec<FieldAt> {
         .collect()
 }
 
-fn fields(head: &Bytes, at: &[FieldAt]) -> Result<Parsed, ReadError> {
+fn fields(head: Bytes, at: &[FieldAt]) -> Result<Parsed, ReadError> {
     let mut f = Parsed {
-        headers: Fields::with_capacity(at.len()),
+        // Names and values were checked by httparse (token characters;
+        // visible ASCII, spaces, tabs and obs-text), as `Fields` expects.
+        headers: Fields::from_head(head, at),
         framing: Framing::None,
         has_length: false,
         close: false,
@@ -164,50 +166,36 @@ fn fields(head: &Bytes, at: &[FieldAt]) -> Result<Parsed, ReadError> {
     };
     let mut length: Option<u64> = None;
     let mut chunked = false;
-    for (n, v) in at {
-        let raw = &head[v.clone()];
-        let name = HeaderName::from_bytes(&head[n.clone()]).map_err(|_| {
-            ReadError::Malformed(format!(
-                "invalid header name {:?}",
-                String::from_utf8_lossy(&head[n.clone()])
-            ))
-        })?;
-        let value = HeaderValue::from_maybe_shared(head.slice(v.clone()))
-            .map_err(|_| ReadError::Malformed(format!("invalid value of header {name}")))?;
-        match name.as_str() {
-            "content-length" => {
-                // 1*DIGIT and nothing else (no sign, no list).
-                let v = raw.trim_ascii();
-                let n = (!v.is_empty() && v.len() <= 19 && v.iter().all(u8::is_ascii_digit))
-                    .then(|| std::str::from_utf8(v).ok()?.parse::<u64>().ok())
-                    .flatten()
-                    .ok_or_else(|| ReadError::Malformed("invalid Content-Length".to_string()))?;
-                if length.is_some_and(|l| l != n) {
-                    return Err(ReadError::Malformed(
-                        "conflicting Content-Length headers".to_string(),
-                    ));
-                }
-                length = Some(n);
+    for (name, raw) in f.headers.iter_named() {
+        if name == Name::ContentLength {
+            // 1*DIGIT and nothing else (no sign, no list).
+            let v = raw.trim_ascii();
+            let n = (!v.is_empty() && v.len() <= 19 && v.iter().all(u8::is_ascii_digit))
+                .then(|| std::str::from_utf8(v).ok()?.parse::<u64>().ok())
+                .flatten()
+                .ok_or_else(|| ReadError::Malformed("invalid Content-Length".to_string()))?;
+            if length.is_some_and(|l| l != n) {
+                return Err(ReadError::Malformed(
+                    "conflicting Content-Length headers".to_string(),
+                ));
             }
-            "transfer-encoding" => {
-                // Only a single `chunked` is understood: a body under another
-                // coding would be forwarded still encoded, as if plain.
-                if chunked || !raw.trim_ascii().eq_ignore_ascii_case(b"chunked") {
-                    return Err(ReadError::Malformed(format!(
-                        "unsupported Transfer-Encoding {:?} (only chunked)",
-                        String::from_utf8_lossy(raw)
-                    )));
-                }
-                chunked = true;
+            length = Some(n);
+        } else if name == Name::TransferEncoding {
+            // Only a single `chunked` is understood: a body under another
+            // coding would be forwarded still encoded, as if plain.
+            if chunked || !raw.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+                return Err(ReadError::Malformed(format!(
+                    "unsupported Transfer-Encoding {:?} (only chunked)",
+                    String::from_utf8_lossy(raw)
+                )));
             }
-            "connection" => {
-                f.close |= has_token(raw, "close");
-                f.keep_alive |= has_token(raw, "keep-alive");
-            }
-            "expect" => f.expect_continue = raw.eq_ignore_ascii_case(b"100-continue"),
-            _ => {}
+            chunked = true;
+        } else if name == Name::Connection {
+            f.close |= has_token(raw, "close");
+            f.keep_alive |= has_token(raw, "keep-alive");
+        } else if name == Name::Expect {
+            f.expect_continue = raw.eq_ignore_ascii_case(b"100-continue");
         }
-        f.headers.append(name, value);
     }
     if chunked && length.is_some() {
         // Request smuggling territory: refuse rather than pick one.
@@ -246,10 +234,9 @@ pub fn parse_request(buf: &mut BytesMut) -> Result<Option<RequestHead>, ReadErro
     let path_at = offset(buf, path.as_bytes());
     let path_len = path.len();
     let at = fields_at(buf, req.headers);
-    let head = buf.split_to(len).freeze();
-    let uri = Uri::from_maybe_shared(head.slice(path_at..path_at + path_len))
+    let f = fields(buf.split_to(len).freeze(), &at)?;
+    let uri = Uri::from_maybe_shared(f.headers.head().slice(path_at..path_at + path_len))
         .map_err(|e| ReadError::Malformed(format!("invalid request target: {e}")))?;
-    let f = fields(&head, &at)?;
     let keep_alive = match version {
         Version::HTTP_10 => f.keep_alive && !f.close,
         _ => !f.close,
@@ -289,8 +276,7 @@ pub fn parse_response(
         .map_err(|_| ReadError::Malformed("invalid status code".to_string()))?;
     let http10 = resp.version == Some(0);
     let at = fields_at(buf, resp.headers);
-    let head = buf.split_to(len).freeze();
-    let f = fields(&head, &at)?;
+    let f = fields(buf.split_to(len).freeze(), &at)?;
     let no_body = head_request
         || status.is_informational()
         || status == StatusCode::NO_CONTENT
@@ -510,16 +496,16 @@ pub fn encode_response(
     out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
     out.extend_from_slice(b"\r\n");
     for (name, value) in headers.iter() {
-        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(name);
         out.extend_from_slice(b": ");
-        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
     }
     // HEAD and 304 answers carry the length the model server gave, if any.
     if status != StatusCode::NO_CONTENT
         && status != StatusCode::NOT_MODIFIED
         && !status.is_informational()
-        && !headers.contains(&http::header::CONTENT_LENGTH)
+        && !headers.contains(Name::ContentLength)
     {
         push_content_length(out, body_len);
     }
@@ -756,7 +742,7 @@ pub struct ClientConn {
     io: TcpStream,
     buf: BytesMut,
     out: Vec<u8>,
-    /// When the connection last finished a request.
+    /// When the connection last finished a request (set by its pool).
     pub idle_since: std::time::Instant,
 }
 
@@ -800,9 +786,9 @@ impl ClientConn {
         out.extend_from_slice(host.as_bytes());
         out.extend_from_slice(b"\r\n");
         for (name, value) in headers.iter() {
-            out.extend_from_slice(name.as_str().as_bytes());
+            out.extend_from_slice(name);
             out.extend_from_slice(b": ");
-            out.extend_from_slice(value.as_bytes());
+            out.extend_from_slice(value);
             out.extend_from_slice(b"\r\n");
         }
         if !body.is_empty() || method == Method::POST || method == Method::PUT {
@@ -841,7 +827,6 @@ impl ClientConn {
             }
         };
         let body = read_framed(&mut self.io, &mut self.buf, head.framing, max).await?;
-        self.idle_since = std::time::Instant::now();
         Ok(Response {
             status: head.status,
             headers: head.headers,
@@ -868,10 +853,7 @@ mod tests {
         assert_eq!(h.method, Method::POST);
         assert_eq!(h.uri.path(), "/endpoints/m/invocations");
         assert_eq!(h.uri.query(), Some("x=1"));
-        assert_eq!(
-            h.headers.get_str(&http::header::CONTENT_TYPE),
-            Some("text/csv")
-        );
+        assert_eq!(h.headers.get_str(Name::ContentType), Some("text/csv"));
         assert_eq!(h.framing, Framing::Length(3));
         assert!(h.keep_alive);
         let h = req(b"POST / HTTP/1.1\r\nTransfer-Encoding: Chunked\r\nConnection: close\r\nExpect: 100-continue\r\n\r\n")
@@ -1046,6 +1028,41 @@ mod tests {
         }
     }
 
+    /// Every field the parser lets through is a valid `HeaderName` and
+    /// `HeaderValue`, as `Fields` relies on.
+    fn assert_converts(f: &Fields) {
+        assert_eq!(f.clone().into_header_map().len(), f.len(), "{f:?}");
+        for (n, v) in f.iter() {
+            assert!(http::header::HeaderName::from_bytes(n).is_ok(), "{n:?}");
+            assert!(HeaderValue::from_bytes(v).is_ok(), "{v:?}");
+        }
+    }
+
+    /// Each byte in a field's name and in its value: refused, or kept as a
+    /// field that converts.
+    #[test]
+    fn every_byte_in_a_field_is_refused_or_valid() {
+        let mut kept = 0;
+        for b in 0..=255u8 {
+            let in_name = [b"x-".as_slice(), &[b], b"a: 1"].concat();
+            let in_value = [b"x-a: 1".as_slice(), &[b], b"2"].concat();
+            for field in [in_name, in_value] {
+                let request = [b"POST / HTTP/1.1\r\n".as_slice(), &field, b"\r\n\r\n"].concat();
+                let response = [b"HTTP/1.1 200 OK\r\n".as_slice(), &field, b"\r\n\r\n"].concat();
+                if let Ok(Some(h)) = req(&request) {
+                    assert_converts(&h.headers);
+                    kept += 1;
+                }
+                if let Ok(Some(h)) = parse_response(&mut BytesMut::from(&response[..]), false) {
+                    assert_converts(&h.headers);
+                    kept += 1;
+                }
+            }
+        }
+        // Token characters in names; visible ASCII, tabs and obs-text in values.
+        assert!(kept > 2 * (70 + 200), "{kept}");
+    }
+
     /// Every prefix and every one-byte change of real messages: an answer or
     /// an error, never a panic.
     #[test]
@@ -1062,8 +1079,12 @@ mod tests {
                     if flip < v.len() {
                         v[flip] ^= 0x5a;
                     }
-                    let _ = parse_request(&mut BytesMut::from(&v[..]));
-                    let _ = parse_response(&mut BytesMut::from(&v[..]), false);
+                    if let Ok(Some(h)) = parse_request(&mut BytesMut::from(&v[..])) {
+                        assert_converts(&h.headers);
+                    }
+                    if let Ok(Some(h)) = parse_response(&mut BytesMut::from(&v[..]), false) {
+                        assert_converts(&h.headers);
+                    }
                     let _ = next_chunk(&v);
                 }
             }

@@ -537,8 +537,10 @@ async fn serve_h1(
             ));
             within(client_timeout, write).await
         };
-        state.finish(after);
-        last_request = tokio::time::Instant::now();
+        last_request = match state.finish(after) {
+            Some(end) => tokio::time::Instant::from_std(end),
+            None => tokio::time::Instant::now(),
+        };
         if !matches!(written, Ok(Ok(()))) {
             return;
         }

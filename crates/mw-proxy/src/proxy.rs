@@ -21,12 +21,12 @@
 //! request's arrival to the response being handed to the connection.
 
 use crate::capture::{Capture, Item};
-use crate::fields::Fields;
+use crate::fields::{Fields, Name};
 use crate::metrics::{Class, MetricsShard, Outcome};
 use crate::upstream::{CallError, Upstream as Pool};
 use crate::validate::{PayloadKind, Schema};
 use bytes::Bytes;
-use http::header::{HeaderName, HeaderValue, ACCEPT, CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{HeaderName, HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{Method, Response, StatusCode, Uri};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -89,10 +89,6 @@ impl Reply {
     }
 }
 
-const H_CUSTOM: HeaderName = HeaderName::from_static("x-amzn-sagemaker-custom-attributes");
-const H_INFERENCE_ID: HeaderName = HeaderName::from_static("x-amzn-sagemaker-inference-id");
-const H_TARGET_VARIANT: HeaderName = HeaderName::from_static("x-amzn-sagemaker-target-variant");
-const H_TARGET_MODEL: HeaderName = HeaderName::from_static("x-amzn-sagemaker-target-model");
 const H_INVOKED_VARIANT: HeaderName = HeaderName::from_static("x-amzn-invoked-production-variant");
 const H_ERROR_TYPE: HeaderName = HeaderName::from_static("x-amzn-errortype");
 const H_REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
@@ -158,30 +154,18 @@ impl Reject {
     }
 }
 
-/// Headers of one connection, never forwarded.
-const HOP_BY_HOP: [&str; 12] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "host",
-    "content-length",
-    "http2-settings",
-];
-
-fn is_hop_by_hop(name: &HeaderName) -> bool {
-    HOP_BY_HOP.contains(&name.as_str())
-}
-
 /// `h` without the headers that belong to one connection.
 fn without_hop_by_hop(mut h: Fields) -> Fields {
-    h.retain(|n| !is_hop_by_hop(n));
+    h.retain(|n| !n.hop_by_hop());
     h
+}
+
+/// `v` as text, when it is visible ASCII (as `HeaderValue::to_str`).
+fn text(v: &[u8]) -> Option<&str> {
+    v.iter()
+        .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
+        .then(|| std::str::from_utf8(v).ok())
+        .flatten()
 }
 
 fn json_body(status: StatusCode, v: &serde_json::Value) -> Reply {
@@ -239,6 +223,8 @@ pub struct After {
 /// An invocation's outcome, recorded once its answer is written.
 struct Deferred {
     t0: Instant,
+    /// The wall-clock time at `t0`, in ms since the epoch.
+    t0_ms: i64,
     model: Duration,
     class: Class,
     model_error: bool,
@@ -249,7 +235,6 @@ struct Sampled {
     content_type: HeaderValue,
     inference_id: Option<HeaderValue>,
     custom_attributes: Option<HeaderValue>,
-    time_ms: i64,
 }
 
 /// How the upstream call went.
@@ -258,6 +243,8 @@ enum Upstream {
         status: StatusCode,
         headers: Fields,
         body: Bytes,
+        /// When the whole answer had been read.
+        done: Instant,
     },
     Failed {
         timed_out: bool,
@@ -328,14 +315,18 @@ impl Proxy {
 
     /// Records what [`Proxy::handle`] left in `after`: the invocation's
     /// metrics (its OverheadLatency includes handing the answer to the
-    /// connection) and its captured record.
-    pub fn finish(&self, after: After) {
-        if let Some(d) = after.outcome {
-            self.record(d.t0, Some(d.model), d.class, d.model_error);
-        }
+    /// connection) and its captured record. Returns the time it took as the
+    /// invocation's end, if it recorded one.
+    pub fn finish(&self, after: After) -> Option<Instant> {
+        let end = after.outcome.map(|d| {
+            let end = Instant::now();
+            self.record_at(d.t0, d.t0_ms, end, Some(d.model), d.class, d.model_error);
+            end
+        });
         if let (Some(item), Some(c)) = (after.capture, &self.capture) {
             c.submit(item);
         }
+        end
     }
 
     fn stats(&self) -> Reply {
@@ -360,11 +351,28 @@ impl Proxy {
     }
 
     fn record(&self, t0: Instant, model: Option<Duration>, class: Class, model_error: bool) {
-        let total = t0.elapsed();
+        let end = Instant::now();
+        let end_ms = mw_model::time::now_ms();
+        let t0_ms = end_ms - end.saturating_duration_since(t0).as_millis() as i64;
+        self.record_at(t0, t0_ms, end, model, class, model_error);
+    }
+
+    /// Records an invocation that arrived at `t0` (`t0_ms` on the wall
+    /// clock) and ended at `end`, in the period of its end.
+    fn record_at(
+        &self,
+        t0: Instant,
+        t0_ms: i64,
+        end: Instant,
+        model: Option<Duration>,
+        class: Class,
+        model_error: bool,
+    ) {
+        let total = end.saturating_duration_since(t0);
         let model_us = model.map(|m| m.as_micros() as u64);
         let overhead = total.saturating_sub(model.unwrap_or_default());
         self.metrics.record(
-            mw_model::time::now_ms(),
+            t0_ms + total.as_millis() as i64,
             &Outcome {
                 class,
                 model_error,
@@ -389,7 +397,7 @@ impl Proxy {
             )
         };
         if let Some(len) = headers
-            .get_str(&CONTENT_LENGTH)
+            .get_str(Name::ContentLength)
             .and_then(|v| v.parse::<u64>().ok())
         {
             if len > max as u64 {
@@ -509,8 +517,8 @@ impl Proxy {
 
     fn check_runtime_headers(&self, h: &Fields) -> Result<(), Reject> {
         let bad = |m: String| Reject::client(StatusCode::BAD_REQUEST, "ValidationError", m);
-        if let Some(v) = h.get(&H_TARGET_VARIANT) {
-            let v = v.to_str().unwrap_or("");
+        if let Some(v) = h.get(Name::TargetVariant) {
+            let v = text(v).unwrap_or("");
             if v != self.variant {
                 return Err(bad(format!(
                     "Variant {v} does not exist in endpoint {} of account {ACCOUNT}.",
@@ -518,9 +526,9 @@ impl Proxy {
                 )));
             }
         }
-        if let Some(v) = h.get(&H_INFERENCE_ID) {
-            match v.to_str() {
-                Ok(id) if valid_inference_id(id) => {}
+        if let Some(v) = h.get(Name::InferenceId) {
+            match text(v) {
+                Some(id) if valid_inference_id(id) => {}
                 _ => {
                     return Err(bad(
                         "1 validation error detected: Value at 'inferenceId' failed to satisfy constraint: Member must have length between 1 and 64 and consist of printable characters, the first not a space".to_string(),
@@ -528,8 +536,8 @@ impl Proxy {
                 }
             }
         }
-        if let Some(v) = h.get(&H_CUSTOM) {
-            if v.len() > 1024 || v.to_str().is_err() {
+        if let Some(v) = h.get(Name::CustomAttributes) {
+            if v.len() > 1024 || text(v).is_none() {
                 return Err(bad(
                     "1 validation error detected: Value at 'customAttributes' failed to satisfy constraint: Member must have length less than or equal to 1024".to_string(),
                 ));
@@ -538,12 +546,15 @@ impl Proxy {
         Ok(())
     }
 
+    /// Calls the model server, starting at `start` (the deadline is
+    /// counted from it).
     async fn call_upstream(
         &self,
         method: Method,
         uri: &Uri,
         headers: Fields,
         body: Bytes,
+        start: Instant,
     ) -> Upstream {
         let max = self.limits.max_response_bytes;
         // Pinned where it is built: the timeout holds a pointer to it, not a
@@ -551,7 +562,7 @@ impl Proxy {
         let fut = std::pin::pin!(async {
             let a = self
                 .upstream
-                .call(method, uri, headers, body, max)
+                .call(method, uri, headers, body, max, start)
                 .await
                 .map_err(|e| match e {
                     CallError::Connect(m) => format!("could not connect to the model server: {m}"),
@@ -561,9 +572,10 @@ impl Proxy {
                     }
                     CallError::Body(m) => format!("reading the model's response failed: {m}"),
                 })?;
-            Ok::<_, String>((a.status, a.headers, a.body))
+            Ok::<_, String>(a)
         });
-        match tokio::time::timeout(self.limits.upstream_timeout, fut).await {
+        let deadline = tokio::time::Instant::from_std(start + self.limits.upstream_timeout);
+        match tokio::time::timeout_at(deadline, fut).await {
             Err(_) => Upstream::Failed {
                 timed_out: true,
                 message: format!(
@@ -575,10 +587,11 @@ impl Proxy {
                 timed_out: false,
                 message,
             },
-            Ok(Ok((status, headers, body))) => Upstream::Answered {
-                status,
-                headers,
-                body,
+            Ok(Ok(a)) => Upstream::Answered {
+                status: a.status,
+                headers: a.headers,
+                body: a.body,
+                done: a.done,
             },
         }
     }
@@ -592,6 +605,9 @@ impl Proxy {
     }
 
     async fn invoke(&self, req: Req<'_>, kind: Kind, t0: Instant, after: &mut After) -> Reply {
+        // The wall clock, read once: the captured record's inferenceTime,
+        // and (with the time the invocation took) its metrics' period.
+        let t0_ms = mw_model::time::now_ms();
         let Req {
             uri,
             headers,
@@ -607,7 +623,9 @@ impl Proxy {
             Ok(b) => b,
             Err(r) => return self.reject(kind, t0, r),
         };
-        let content_type = headers.get_str(&CONTENT_TYPE).unwrap_or(OCTET_STREAM_TYPE);
+        let content_type = headers
+            .get_str(Name::ContentType)
+            .unwrap_or(OCTET_STREAM_TYPE);
         if let Some(schema) = &self.schema {
             if let Err(msg) = schema.check(self.payload_kind(content_type), &body) {
                 let r = Reject::client(
@@ -621,31 +639,25 @@ impl Proxy {
         // What a captured record needs from the request, taken only when sampled.
         let sampled = match &self.capture {
             Some(c) if c.sample() => Some(Sampled {
-                content_type: headers.get_text(&CONTENT_TYPE).unwrap_or(OCTET_STREAM),
-                inference_id: headers.get_text(&H_INFERENCE_ID),
-                custom_attributes: headers.get_text(&H_CUSTOM),
-                time_ms: mw_model::time::now_ms(),
+                content_type: headers.get_text(Name::ContentType).unwrap_or(OCTET_STREAM),
+                inference_id: headers.get_text(Name::InferenceId),
+                custom_attributes: headers.get_text(Name::CustomAttributes),
             }),
             _ => None,
         };
 
         // The upstream request.
         let headers = match kind {
-            Kind::Runtime => {
-                let mut h = Fields::with_capacity(5);
-                for name in [
-                    &CONTENT_TYPE,
-                    &ACCEPT,
-                    &H_CUSTOM,
-                    &H_TARGET_MODEL,
-                    &H_INFERENCE_ID,
-                ] {
-                    if let Some(v) = headers.get(name) {
-                        h.append(name.clone(), v.clone());
-                    }
-                }
-                h
-            }
+            Kind::Runtime => headers.pick(
+                &[
+                    Name::ContentType,
+                    Name::Accept,
+                    Name::CustomAttributes,
+                    Name::TargetModel,
+                    Name::InferenceId,
+                ],
+                0,
+            ),
             Kind::Container => without_hop_by_hop(headers),
         };
         let uri = match kind {
@@ -658,9 +670,8 @@ impl Proxy {
         };
         let t_up = Instant::now();
         let result = self
-            .call_upstream(Method::POST, &uri, headers, body.clone())
+            .call_upstream(Method::POST, &uri, headers, body.clone(), t_up)
             .await;
-        let model = t_up.elapsed();
 
         match result {
             Upstream::Failed { timed_out, message } => {
@@ -700,14 +711,16 @@ impl Proxy {
                     }
                 };
                 tracing::debug!(%message, "upstream failed");
-                self.record(t0, Some(model), Class::ServerError, true);
+                self.record(t0, Some(t_up.elapsed()), Class::ServerError, true);
                 resp
             }
             Upstream::Answered {
                 status,
                 headers,
                 body: out,
+                done,
             } => {
+                let model = done.saturating_duration_since(t_up);
                 let ok = status.is_success();
                 let class = if ok {
                     Class::Ok
@@ -717,24 +730,16 @@ impl Proxy {
                     Class::ServerError
                 };
                 let out_type = match &sampled {
-                    Some(_) if ok => headers.get_text(&CONTENT_TYPE),
+                    Some(_) if ok => headers.get_text(Name::ContentType),
                     _ => None,
                 };
                 let resp = match kind {
                     Kind::Runtime if ok => {
-                        let mut h = Fields::with_capacity(4);
-                        if let Some(v) = headers.get(&CONTENT_TYPE) {
-                            h.append(CONTENT_TYPE, v.clone());
-                        }
-                        if let Some(v) = headers.get(&H_CUSTOM) {
-                            h.append(H_CUSTOM, v.clone());
-                        }
+                        let mut h = headers.pick(&[Name::ContentType, Name::CustomAttributes], 2);
                         if let Some(v) = &self.invoked_variant {
                             h.append(H_INVOKED_VARIANT, v.clone());
                         }
-                        if let Ok(v) = HeaderValue::from_bytes(&mw_capture::ids::uuid_v4_bytes()) {
-                            h.append(H_REQUEST_ID, v);
-                        }
+                        h.append_text(H_REQUEST_ID, &mw_capture::ids::uuid_v4_bytes());
                         Reply::new(StatusCode::OK, h, out.clone())
                     }
                     Kind::Runtime => {
@@ -764,6 +769,7 @@ impl Proxy {
                 };
                 after.outcome = Some(Deferred {
                     t0,
+                    t0_ms,
                     model,
                     class,
                     model_error: !ok,
@@ -774,7 +780,7 @@ impl Proxy {
                         output: c.output.then(|| (out_type.unwrap_or(OCTET_STREAM), out)),
                         inference_id: s.inference_id,
                         custom_attributes: s.custom_attributes,
-                        time_ms: s.time_ms,
+                        time_ms: t0_ms,
                     });
                 }
                 resp
@@ -795,7 +801,13 @@ impl Proxy {
         };
         let head = method == Method::HEAD;
         match self
-            .call_upstream(method, &uri, without_hop_by_hop(headers), body)
+            .call_upstream(
+                method,
+                &uri,
+                without_hop_by_hop(headers),
+                body,
+                Instant::now(),
+            )
             .await
         {
             Upstream::Failed {
@@ -809,11 +821,12 @@ impl Proxy {
                 status,
                 headers,
                 body,
+                ..
             } => {
                 // HEAD and 304 answers keep the length the model server gave.
                 let length = match (head, status) {
                     (true, _) | (_, StatusCode::NOT_MODIFIED) => {
-                        headers.get(&CONTENT_LENGTH).cloned()
+                        headers.get_value(Name::ContentLength)
                     }
                     _ => None,
                 };
@@ -844,9 +857,21 @@ mod tests {
 
     #[test]
     fn hop_by_hop_headers_are_not_forwarded() {
-        for h in ["connection", "transfer-encoding", "host", "content-length"] {
-            assert!(is_hop_by_hop(&HeaderName::from_static(h)), "{h}");
+        let mut h = Fields::new();
+        for (n, v) in [
+            ("connection", "keep-alive"),
+            ("content-type", "text/csv"),
+            ("transfer-encoding", "chunked"),
+            ("host", "a"),
+            ("content-length", "3"),
+            ("x-custom", "1"),
+        ] {
+            h.append(HeaderName::from_static(n), HeaderValue::from_static(v));
         }
-        assert!(!is_hop_by_hop(&HeaderName::from_static("content-type")));
+        let kept: Vec<_> = without_hop_by_hop(h)
+            .iter()
+            .map(|(n, _)| n.to_vec())
+            .collect();
+        assert_eq!(kept, [b"content-type".to_vec(), b"x-custom".to_vec()]);
     }
 }

@@ -25,7 +25,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use parking_lot::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Longest a connection sits idle in the pool and is still reused.
 pub const MAX_IDLE: Duration = Duration::from_secs(1);
@@ -49,6 +49,8 @@ pub struct Answer {
     pub status: StatusCode,
     pub headers: Fields,
     pub body: Bytes,
+    /// When the whole response had been read.
+    pub done: Instant,
 }
 
 type H2Body = Full<Bytes>;
@@ -133,11 +135,12 @@ impl Upstream {
         Ok(stream)
     }
 
-    /// An idle connection that is still open and recently used.
-    fn checkout(&self) -> Option<h1::ClientConn> {
+    /// An idle connection that is still open and was used at most
+    /// [`MAX_IDLE`] before `now`.
+    fn checkout(&self, now: Instant) -> Option<h1::ClientConn> {
         let mut idle = self.idle.lock();
         while let Some(mut c) = idle.pop() {
-            if c.idle_since.elapsed() <= MAX_IDLE && c.still_open() {
+            if now.saturating_duration_since(c.idle_since) <= MAX_IDLE && c.still_open() {
                 return Some(c);
             }
         }
@@ -165,7 +168,8 @@ impl Upstream {
 
     /// Sends a request (`uri` holds the path and query) and reads the whole
     /// response, at most `max` body bytes. Hop-by-hop headers must already
-    /// be gone from `headers`; Host and Content-Length are set here.
+    /// be gone from `headers`; Host and Content-Length are set here. `now`:
+    /// the time the call starts (one clock read less).
     pub async fn call(
         &self,
         method: Method,
@@ -173,12 +177,13 @@ impl Upstream {
         headers: Fields,
         body: Bytes,
         max: usize,
+        now: Instant,
     ) -> Result<Answer, CallError> {
         if self.h2c {
             return self.call_h2(method, uri, headers, body, max).await;
         }
         let pq = uri.path_and_query().map_or("/", |p| p.as_str());
-        let mut c = match self.checkout() {
+        let mut c = match self.checkout(now) {
             Some(c) => c,
             None => h1::ClientConn::new(self.connect().await?),
         };
@@ -195,7 +200,9 @@ impl Upstream {
                 }
                 e => CallError::Failed(e.to_string()),
             })?;
+        let done = Instant::now();
         if r.reusable {
+            c.idle_since = done;
             let mut idle = self.idle.lock();
             if idle.len() < self.max_idle {
                 idle.push(c);
@@ -205,6 +212,7 @@ impl Upstream {
             status: r.status,
             headers: r.headers,
             body: r.body,
+            done,
         })
     }
 
@@ -242,6 +250,7 @@ impl Upstream {
             status: parts.status,
             headers: Fields::from(parts.headers),
             body: body.to_bytes(),
+            done: Instant::now(),
         })
     }
 }
