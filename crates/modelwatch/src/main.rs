@@ -4,6 +4,7 @@
 //! environment variables and the TOML file, opens the stores, starts the HTTP
 //! server and the background loops, and shuts everything down cleanly.
 
+mod bounded_io;
 mod config;
 mod monitor_cli;
 mod monitor_remote;

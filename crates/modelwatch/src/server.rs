@@ -140,7 +140,7 @@ async fn serve(cfg: ServerConfig) -> anyhow::Result<()> {
         Credentials::new(cfg.keys.clone()),
     );
     let app = mw_api::router(api).merge(native);
-    axum::serve(listener, app)
+    axum::serve(crate::bounded_io::BoundedListener(listener), app)
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving HTTP")?;

@@ -17,6 +17,13 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+/// Bytes a file's buffer holds before they are written: one system call
+/// each. Small enough that a writer at a low priority keeps the core for
+/// a short while only (a kernel without kernel preemption finishes each
+/// call before a woken process runs), large enough to be a few calls per
+/// batch.
+pub const WRITE_BYTES: usize = 16 * 1024;
+
 /// Rotation and durability settings.
 #[derive(Debug, Clone, Copy)]
 pub struct WriterConfig {
@@ -145,7 +152,7 @@ impl RotatingWriter {
         self.cur = Some(OpenFile {
             hour,
             path,
-            out: BufWriter::with_capacity(64 * 1024, file),
+            out: BufWriter::with_capacity(WRITE_BYTES, file),
             bytes: 0,
         });
         Ok(())

@@ -38,7 +38,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// The local-file writer gives up its core this often (bytes written).
-const YIELD_EVERY_BYTES: usize = 64 * 1024;
+const YIELD_EVERY_BYTES: usize = 4 * mw_capture::writer::WRITE_BYTES;
 
 /// Records taken by one serving thread, waiting for the worker.
 type Pending = Arc<Mutex<Taken>>;
@@ -468,10 +468,11 @@ async fn deliver(sink: &mut Sink, batch: Batch, stats: &Arc<CaptureStats>) {
                 for (t, a, b) in &batch.lines {
                     w.append(*t, &batch.jsonl[*a..*b])?;
                     // The writes of a large batch are a few hundred µs of
-                    // kernel time on the serving threads' cores. A serving
-                    // thread woken meanwhile need not wait for the scheduler
-                    // to end this thread's slice: it gets the core here,
-                    // between writes (of the writer's 64 KB buffer).
+                    // kernel time on the serving threads' cores, in calls of
+                    // the writer's buffer (16 KiB) that a woken serving
+                    // thread waits for at most one of. Nor need it wait for
+                    // the scheduler to end this thread's slice: it gets the
+                    // core here, every few writes.
                     since_yield += b - a;
                     if since_yield >= YIELD_EVERY_BYTES {
                         since_yield = 0;

@@ -215,9 +215,47 @@ fn fields(head: Bytes, at: &[FieldAt]) -> Result<Parsed, ReadError> {
     Ok(f)
 }
 
+/// Longest request target [`LastTarget`] keeps.
+const MAX_KEPT_TARGET: usize = 256;
+
+/// A connection's last request target and its `Uri`. A keep-alive client
+/// sends the same target request after request: the `Uri` (whose parse
+/// checks every byte) is parsed again only when the target changes.
+#[derive(Debug, Default)]
+pub struct LastTarget(Option<(Bytes, Uri)>);
+
+impl LastTarget {
+    fn uri(
+        &mut self,
+        target: &[u8],
+        head: &Bytes,
+        at: std::ops::Range<usize>,
+    ) -> Result<Uri, ReadError> {
+        if let Some((t, uri)) = &self.0 {
+            if t[..] == *target {
+                return Ok(uri.clone());
+            }
+        }
+        let invalid =
+            |e: http::uri::InvalidUri| ReadError::Malformed(format!("invalid request target: {e}"));
+        if target.len() > MAX_KEPT_TARGET {
+            return Uri::from_maybe_shared(head.slice(at)).map_err(invalid);
+        }
+        // Kept in bytes of its own, not holding on to the head.
+        let own = Bytes::copy_from_slice(target);
+        let uri = Uri::from_maybe_shared(own.clone()).map_err(invalid)?;
+        self.0 = Some((own, uri.clone()));
+        Ok(uri)
+    }
+}
+
 /// Parses a request head from the start of `buf`: `Ok(None)` when more
 /// bytes are needed. On success the head's bytes are taken from `buf`.
-pub fn parse_request(buf: &mut BytesMut) -> Result<Option<RequestHead>, ReadError> {
+/// `last`: the connection's last target.
+pub fn parse_request(
+    buf: &mut BytesMut,
+    last: &mut LastTarget,
+) -> Result<Option<RequestHead>, ReadError> {
     let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut slots);
     let Some(len) = head_len(req.parse(buf), buf.len(), "request")? else {
@@ -235,8 +273,9 @@ pub fn parse_request(buf: &mut BytesMut) -> Result<Option<RequestHead>, ReadErro
     let path_len = path.len();
     let at = fields_at(buf, req.headers);
     let f = fields(buf.split_to(len).freeze(), &at)?;
-    let uri = Uri::from_maybe_shared(f.headers.head().slice(path_at..path_at + path_len))
-        .map_err(|e| ReadError::Malformed(format!("invalid request target: {e}")))?;
+    let head = f.headers.head();
+    let target = path_at..path_at + path_len;
+    let uri = last.uri(&head[target.clone()], head, target)?;
     let keep_alive = match version {
         Version::HTTP_10 => f.keep_alive && !f.close,
         _ => !f.close,
@@ -547,6 +586,7 @@ pub struct ServerConn {
     framing: Framing,
     /// `100 Continue` is owed before reading the body.
     continue_owed: bool,
+    last_target: LastTarget,
 }
 
 impl ServerConn {
@@ -558,6 +598,7 @@ impl ServerConn {
             out: Vec::new(),
             framing: Framing::None,
             continue_owed: false,
+            last_target: LastTarget::default(),
         }
     }
 
@@ -571,7 +612,7 @@ impl ServerConn {
     pub async fn read_head(&mut self) -> Result<RequestHead, ReadError> {
         loop {
             if !self.buf.is_empty() {
-                if let Some(h) = parse_request(&mut self.buf)? {
+                if let Some(h) = parse_request(&mut self.buf, &mut self.last_target)? {
                     self.framing = h.framing;
                     self.continue_owed = h.expect_continue && h.framing != Framing::None;
                     return Ok(h);
@@ -842,7 +883,7 @@ mod tests {
 
     fn req(s: &[u8]) -> Result<Option<RequestHead>, ReadError> {
         let mut b = BytesMut::from(s);
-        parse_request(&mut b)
+        parse_request(&mut b, &mut LastTarget::default())
     }
 
     #[test]
@@ -1028,6 +1069,34 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_repeated_target_reuses_its_uri_and_a_new_one_is_checked() {
+        let mut last = LastTarget::default();
+        let mut parse = |m: &[u8]| parse_request(&mut BytesMut::from(m), &mut last);
+        let a = b"POST /endpoints/m/invocations?x=1 HTTP/1.1\r\nHost: a\r\n\r\n";
+        for _ in 0..3 {
+            let h = parse(a).unwrap().unwrap();
+            assert_eq!(h.uri.path(), "/endpoints/m/invocations");
+            assert_eq!(h.uri.query(), Some("x=1"));
+        }
+        let h = parse(b"GET /ping HTTP/1.1\r\n\r\n").unwrap().unwrap();
+        assert_eq!((h.uri.path(), h.uri.query()), ("/ping", None));
+        // A target the Uri parser refuses is refused after a kept one too.
+        let bad = b"GET http://[::1 HTTP/1.1\r\n\r\n";
+        assert!(matches!(parse(bad), Err(ReadError::Malformed(_))));
+        assert!(matches!(parse(bad), Err(ReadError::Malformed(_))));
+        let h = parse(a).unwrap().unwrap();
+        assert_eq!(h.uri.path(), "/endpoints/m/invocations");
+        // A long target is parsed each time, not kept.
+        let long = format!("GET /{} HTTP/1.1\r\n\r\n", "x".repeat(MAX_KEPT_TARGET));
+        let h = parse(long.as_bytes()).unwrap().unwrap();
+        assert_eq!(h.uri.path().len(), MAX_KEPT_TARGET + 1);
+        assert_eq!(
+            last.0.as_ref().map(|(t, _)| t.clone()),
+            Some(Bytes::from_static(b"/endpoints/m/invocations?x=1"))
+        );
+    }
+
     /// Every field the parser lets through is a valid `HeaderName` and
     /// `HeaderValue`, as `Fields` relies on.
     fn assert_converts(f: &Fields) {
@@ -1079,7 +1148,8 @@ mod tests {
                     if flip < v.len() {
                         v[flip] ^= 0x5a;
                     }
-                    if let Ok(Some(h)) = parse_request(&mut BytesMut::from(&v[..])) {
+                    let mut last = LastTarget::default();
+                    if let Ok(Some(h)) = parse_request(&mut BytesMut::from(&v[..]), &mut last) {
                         assert_converts(&h.headers);
                     }
                     if let Ok(Some(h)) = parse_response(&mut BytesMut::from(&v[..]), false) {

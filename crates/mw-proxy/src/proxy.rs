@@ -93,6 +93,10 @@ const H_INVOKED_VARIANT: HeaderName = HeaderName::from_static("x-amzn-invoked-pr
 const H_ERROR_TYPE: HeaderName = HeaderName::from_static("x-amzn-errortype");
 const H_REQUEST_ID: HeaderName = HeaderName::from_static("x-amzn-requestid");
 const ACCOUNT: &str = "000000000000";
+/// The container contract's invocation path (parsed once: `Uri::from_static`
+/// checks its bytes on every call).
+static INVOCATIONS: std::sync::LazyLock<Uri> =
+    std::sync::LazyLock::new(|| Uri::from_static("/invocations"));
 /// The content type of a payload that came without one.
 const OCTET_STREAM_TYPE: &str = "application/octet-stream";
 const OCTET_STREAM: HeaderValue = HeaderValue::from_static(OCTET_STREAM_TYPE);
@@ -162,8 +166,7 @@ fn without_hop_by_hop(mut h: Fields) -> Fields {
 
 /// `v` as text, when it is visible ASCII (as `HeaderValue::to_str`).
 fn text(v: &[u8]) -> Option<&str> {
-    v.iter()
-        .all(|&b| b == b'\t' || (0x20..0x7f).contains(&b))
+    crate::fields::is_text(v)
         .then(|| std::str::from_utf8(v).ok())
         .flatten()
 }
@@ -661,7 +664,7 @@ impl Proxy {
             Kind::Container => without_hop_by_hop(headers),
         };
         let uri = match kind {
-            Kind::Runtime => Uri::from_static("/invocations"),
+            Kind::Runtime => INVOCATIONS.clone(),
             Kind::Container => uri,
         };
         let uri = match uri.path_and_query() {
