@@ -218,6 +218,16 @@ pub(crate) fn is_text(v: &[u8]) -> bool {
     })
 }
 
+/// A `Content-Length` value: 1 to 19 digits (no sign, no list), spaces
+/// around them allowed.
+pub fn decimal(v: &[u8]) -> Option<u64> {
+    let v = v.trim_ascii();
+    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    Some(v.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
+}
+
 impl Field {
     fn id(&self) -> Name {
         match self {
@@ -239,29 +249,59 @@ impl Fields {
         }
     }
 
-    /// The fields of a parsed head: `at` holds, for each field, where its
-    /// name and value lie in `head`. The parser must have checked them
-    /// (see the module's notes); a range outside `head` is skipped.
-    pub fn from_head(head: Bytes, at: &[(Range<usize>, Range<usize>)]) -> Fields {
-        let end = head.len().min(u32::MAX as usize);
-        let mut list = Vec::with_capacity(at.len());
+    /// The fields httparse found in `base` (each name and value a slice
+    /// of `base`), named, with room for two more. Their ranges point into
+    /// `base`: the fields are of no use until [`Fields::with_head`] gives
+    /// them those bytes (so that the head can be split off the read
+    /// buffer after this, and shared without a copy). The parser checked
+    /// names and values (see the module's notes).
+    pub fn parsed(base: &[u8], found: &[httparse::Header<'_>]) -> Fields {
+        // (A slice from elsewhere would give a range `with_head` drops.)
+        let at = |part: &[u8]| (part.as_ptr() as usize).wrapping_sub(base.as_ptr() as usize);
+        let mut list = Vec::with_capacity(found.len() + 2);
         let mut present = 0;
-        for (n, v) in at {
-            if n.start < n.end && n.end <= end && v.start <= v.end && v.end <= end {
-                let id = Name::of(&head[n.clone()]);
-                present |= id.bit();
-                list.push(Field::At {
-                    id,
-                    name: n.start as u32..n.end as u32,
-                    value: v.start as u32..v.end as u32,
-                });
-            }
+        for h in found {
+            let (n, v) = (at(h.name.as_bytes()), at(h.value));
+            let id = Name::of(h.name.as_bytes());
+            present |= id.bit();
+            let range = |start: usize, len: usize| {
+                let start = u32::try_from(start).unwrap_or(u32::MAX);
+                start..start.saturating_add(len as u32)
+            };
+            list.push(Field::At {
+                id,
+                name: range(n, h.name.len()),
+                value: range(v, h.value.len()),
+            });
         }
         Fields {
-            head,
+            head: Bytes::new(),
             list,
             present,
         }
+    }
+
+    /// These fields with `head` as the bytes their ranges point into; a
+    /// field that does not lie inside it is dropped.
+    pub fn with_head(mut self, head: Bytes) -> Fields {
+        let end = head.len().min(u32::MAX as usize) as u32;
+        let fits = |f: &Field| match f {
+            Field::At { name, value, .. } => {
+                name.start < name.end
+                    && name.end <= end
+                    && value.start <= value.end
+                    && value.end <= end
+            }
+            _ => true,
+        };
+        // Checked first, so that fields that all fit (every parsed head's)
+        // are not moved.
+        if !self.list.iter().all(fits) {
+            self.list.retain(fits);
+            self.present = self.list.iter().fold(0, |p, f| p | f.id().bit());
+        }
+        self.head = head;
+        self
     }
 
     /// The bytes the parsed fields lie in (the whole head they came in).
@@ -362,20 +402,18 @@ impl Fields {
         self.find(name).is_some()
     }
 
-    /// The first field of each of `names` that is present, in the order of
-    /// `names`, sharing this message's bytes, with room for `more` fields.
-    pub fn pick(&self, names: &[Name], more: usize) -> Fields {
-        let mut out = Fields {
-            head: self.head.clone(),
-            list: Vec::with_capacity(names.len() + more),
-            present: 0,
-        };
-        for name in names {
-            if let Some(f) = self.find(*name) {
-                out.push(f.clone());
+    /// Keeps only the first field of each of `names`.
+    pub fn keep_first(&mut self, names: &[Name]) {
+        let mut seen = 0u32;
+        self.list.retain(|f| {
+            let id = f.id();
+            let keep = seen & id.bit() == 0 && names.contains(&id);
+            if keep {
+                seen |= id.bit();
             }
-        }
-        out
+            keep
+        });
+        self.present = seen;
     }
 
     /// Keeps the fields for which `keep` holds of the name.
@@ -457,21 +495,20 @@ mod tests {
         HeaderValue::from_static(s)
     }
 
-    /// Fields of a head given as text, as the parser would find them.
+    /// Fields of a head given as text, as the parser finds them.
     fn parsed(lines: &[(&str, &str)]) -> Fields {
         let mut head = Vec::new();
-        let mut at = Vec::new();
         for (n, val) in lines {
-            let n0 = head.len();
-            head.extend_from_slice(n.as_bytes());
-            let n1 = head.len();
-            head.extend_from_slice(b": ");
-            let v0 = head.len();
-            head.extend_from_slice(val.as_bytes());
-            at.push((n0..n1, v0..head.len()));
-            head.extend_from_slice(b"\r\n");
+            head.extend_from_slice(format!("{n}: {val}\r\n").as_bytes());
         }
-        Fields::from_head(Bytes::from(head), &at)
+        head.extend_from_slice(b"\r\n");
+        let mut slots = [httparse::EMPTY_HEADER; 16];
+        let found = match httparse::parse_headers(&head, &mut slots) {
+            Ok(httparse::Status::Complete((_, found))) => found,
+            other => panic!("{other:?}"),
+        };
+        let f = Fields::parsed(&head, found);
+        f.with_head(Bytes::from(head))
     }
 
     fn pairs(f: &Fields) -> Vec<(String, String)> {
@@ -549,6 +586,32 @@ mod tests {
     }
 
     #[test]
+    fn decimals_are_digits_only() {
+        for (v, want) in [
+            (&b"0"[..], Some(0)),
+            (b"42", Some(42)),
+            (b" 6291456 ", Some(6_291_456)),
+            (b"9999999999999999999", Some(9_999_999_999_999_999_999)),
+            (b"18446744073709551615", None),
+            (b"", None),
+            (b" ", None),
+            (b"+5", None),
+            (b"-1", None),
+            (b"5, 5", None),
+            (b"0x10", None),
+            (b"1.0", None),
+        ] {
+            assert_eq!(decimal(v), want, "{:?}", String::from_utf8_lossy(v));
+            if let Some(n) = want {
+                assert_eq!(
+                    std::str::from_utf8(v).unwrap().trim().parse::<u64>().ok(),
+                    Some(n)
+                );
+            }
+        }
+    }
+
+    #[test]
     fn fields_keep_order_and_repeated_names() {
         let mut f = Fields::new();
         f.append(SET_COOKIE, v("a=1"));
@@ -604,18 +667,17 @@ mod tests {
             ]
         );
 
-        // A pick shares the head and keeps the order asked for.
-        let p = f.pick(
-            &[Name::CustomAttributes, Name::Accept, Name::ContentType],
-            0,
-        );
+        // Keeping the first of some names shares the head, in the order they came.
+        let mut p = f.clone();
+        p.keep_first(&[Name::Other, Name::Accept, Name::ContentType]);
         assert_eq!(
             pairs(&p),
             [
-                ("X-Amzn-SageMaker-Custom-Attributes".into(), "a=1".into()),
-                ("Content-Type".into(), "text/csv".into())
+                ("Content-Type".into(), "text/csv".into()),
+                ("SET-COOKIE".into(), "x=1".into())
             ]
         );
+        assert!(!p.contains(Name::CustomAttributes) && p.contains(Name::Other));
 
         // Own fields sit beside parsed ones.
         f.retain(|n| n != Name::ContentLength);
@@ -654,11 +716,15 @@ mod tests {
 
     #[test]
     fn ranges_outside_the_head_are_skipped() {
-        let f = Fields::from_head(
-            Bytes::from_static(b"A: b"),
-            &[(0..1, 3..4), (0..1, 3..9), (0..0, 3..4)],
-        );
+        let text = b"A: b\r\nLong: value\r\n\r\n";
+        let mut slots = [httparse::EMPTY_HEADER; 4];
+        let Ok(httparse::Status::Complete((_, found))) = httparse::parse_headers(text, &mut slots)
+        else {
+            panic!("not parsed")
+        };
+        let f = Fields::parsed(text, found).with_head(Bytes::from_static(b"A: b\r\nLong: va"));
         assert_eq!(pairs(&f), [("A".into(), "b".into())]);
+        assert_eq!(f.len(), 1);
     }
 
     #[test]

@@ -124,9 +124,6 @@ struct Parsed {
     expect_continue: bool,
 }
 
-/// Where httparse found a field's name and value in the head.
-type FieldAt = (std::ops::Range<usize>, std::ops::Range<usize>);
-
 /// The length of the head httparse read (`None`: more bytes needed).
 fn head_len(
     parsed: httparse::Result<usize>,
@@ -141,23 +138,10 @@ fn head_len(
     }
 }
 
-/// Where each of `parsed` (slices of `buf`) lies in `buf`, so that the
-/// head can be split off `buf` and its fields taken without a copy.
-fn fields_at(buf: &[u8], parsed: &[httparse::Header<'_>]) -> Vec<FieldAt> {
-    parsed
-        .iter()
-        .map(|h| {
-            let (n, v) = (offset(buf, h.name.as_bytes()), offset(buf, h.value));
-            (n..n + h.name.len(), v..v + h.value.len())
-        })
-        .collect()
-}
-
-fn fields(head: Bytes, at: &[FieldAt]) -> Result<Parsed, ReadError> {
+/// The framing and connection tokens of `headers`.
+fn fields(headers: Fields) -> Result<Parsed, ReadError> {
     let mut f = Parsed {
-        // Names and values were checked by httparse (token characters;
-        // visible ASCII, spaces, tabs and obs-text), as `Fields` expects.
-        headers: Fields::from_head(head, at),
+        headers,
         framing: Framing::None,
         has_length: false,
         close: false,
@@ -169,10 +153,7 @@ fn fields(head: Bytes, at: &[FieldAt]) -> Result<Parsed, ReadError> {
     for (name, raw) in f.headers.iter_named() {
         if name == Name::ContentLength {
             // 1*DIGIT and nothing else (no sign, no list).
-            let v = raw.trim_ascii();
-            let n = (!v.is_empty() && v.len() <= 19 && v.iter().all(u8::is_ascii_digit))
-                .then(|| std::str::from_utf8(v).ok()?.parse::<u64>().ok())
-                .flatten()
+            let n = crate::fields::decimal(raw)
                 .ok_or_else(|| ReadError::Malformed("invalid Content-Length".to_string()))?;
             if length.is_some_and(|l| l != n) {
                 return Err(ReadError::Malformed(
@@ -271,8 +252,10 @@ pub fn parse_request(
     // Offsets into the buffer, taken before the head is split off it.
     let path_at = offset(buf, path.as_bytes());
     let path_len = path.len();
-    let at = fields_at(buf, req.headers);
-    let f = fields(buf.split_to(len).freeze(), &at)?;
+    // Names and values were checked by httparse (token characters;
+    // visible ASCII, spaces, tabs and obs-text), as `Fields` expects.
+    let found = Fields::parsed(buf, req.headers);
+    let f = fields(found.with_head(buf.split_to(len).freeze()))?;
     let head = f.headers.head();
     let target = path_at..path_at + path_len;
     let uri = last.uri(&head[target.clone()], head, target)?;
@@ -314,8 +297,8 @@ pub fn parse_response(
     let status = StatusCode::from_u16(resp.code.unwrap_or(0))
         .map_err(|_| ReadError::Malformed("invalid status code".to_string()))?;
     let http10 = resp.version == Some(0);
-    let at = fields_at(buf, resp.headers);
-    let f = fields(buf.split_to(len).freeze(), &at)?;
+    let found = Fields::parsed(buf, resp.headers);
+    let f = fields(found.with_head(buf.split_to(len).freeze()))?;
     let no_body = head_request
         || status.is_informational()
         || status == StatusCode::NO_CONTENT

@@ -400,8 +400,8 @@ impl Proxy {
             )
         };
         if let Some(len) = headers
-            .get_str(Name::ContentLength)
-            .and_then(|v| v.parse::<u64>().ok())
+            .get(Name::ContentLength)
+            .and_then(crate::fields::decimal)
         {
             if len > max as u64 {
                 if len <= (max + MAX_DRAIN_BYTES) as u64 {
@@ -626,10 +626,10 @@ impl Proxy {
             Ok(b) => b,
             Err(r) => return self.reject(kind, t0, r),
         };
-        let content_type = headers
-            .get_str(Name::ContentType)
-            .unwrap_or(OCTET_STREAM_TYPE);
         if let Some(schema) = &self.schema {
+            let content_type = headers
+                .get_str(Name::ContentType)
+                .unwrap_or(OCTET_STREAM_TYPE);
             if let Err(msg) = schema.check(self.payload_kind(content_type), &body) {
                 let r = Reject::client(
                     StatusCode::BAD_REQUEST,
@@ -651,16 +651,17 @@ impl Proxy {
 
         // The upstream request.
         let headers = match kind {
-            Kind::Runtime => headers.pick(
-                &[
+            Kind::Runtime => {
+                let mut h = headers;
+                h.keep_first(&[
                     Name::ContentType,
                     Name::Accept,
                     Name::CustomAttributes,
                     Name::TargetModel,
                     Name::InferenceId,
-                ],
-                0,
-            ),
+                ]);
+                h
+            }
             Kind::Container => without_hop_by_hop(headers),
         };
         let uri = match kind {
@@ -738,7 +739,8 @@ impl Proxy {
                 };
                 let resp = match kind {
                     Kind::Runtime if ok => {
-                        let mut h = headers.pick(&[Name::ContentType, Name::CustomAttributes], 2);
+                        let mut h = headers;
+                        h.keep_first(&[Name::ContentType, Name::CustomAttributes]);
                         if let Some(v) = &self.invoked_variant {
                             h.append(H_INVOKED_VARIANT, v.clone());
                         }
