@@ -77,6 +77,30 @@ const KNOWN: [(&str, Name); 19] = [
     ("x-amzn-sagemaker-target-model", Name::TargetModel),
 ];
 
+/// For each name length, where in [`KNOWN`] the names of that length are
+/// (at most two; `NONE` for none), so that a name is compared with those
+/// only. Built from `KNOWN` when compiling (a longer name, or a third of
+/// one length, fails the build).
+const BY_LEN: [[u8; 2]; 35] = by_len();
+const NONE: u8 = u8::MAX;
+
+const fn by_len() -> [[u8; 2]; 35] {
+    let mut out = [[NONE; 2]; 35];
+    let mut i = 0;
+    while i < KNOWN.len() {
+        let slot = &mut out[KNOWN[i].0.len()];
+        if slot[0] == NONE {
+            slot[0] = i as u8;
+        } else if slot[1] == NONE {
+            slot[1] = i as u8;
+        } else {
+            panic!("more than two known names of one length");
+        }
+        i += 1;
+    }
+    out
+}
+
 /// Whether `name` (token characters, any case) is `lower` (of the same
 /// length, made of lowercase letters, digits and `-`). Setting bit 5 of a
 /// token character gives `lower`'s byte only for that byte in either case:
@@ -107,35 +131,17 @@ impl Name {
     /// The name `name` is: token characters (as a parser or `HeaderName`
     /// checked them), in any case.
     pub fn of(name: &[u8]) -> Name {
-        // The candidates of each length, told apart by their last byte.
-        let candidates: &[(&str, Name)] = match name.len() {
-            2 => &[("te", Name::Te)],
-            4 => &[("host", Name::Host)],
-            6 => &[("accept", Name::Accept), ("expect", Name::Expect)],
-            7 => &[("trailer", Name::Trailer), ("upgrade", Name::Upgrade)],
-            10 => &[
-                ("connection", Name::Connection),
-                ("keep-alive", Name::KeepAlive),
-            ],
-            12 => &[("content-type", Name::ContentType)],
-            14 => &[
-                ("content-length", Name::ContentLength),
-                ("http2-settings", Name::Http2Settings),
-            ],
-            16 => &[("proxy-connection", Name::ProxyConnection)],
-            17 => &[("transfer-encoding", Name::TransferEncoding)],
-            18 => &[("proxy-authenticate", Name::ProxyAuthenticate)],
-            19 => &[("proxy-authorization", Name::ProxyAuthorization)],
-            29 => &[
-                ("x-amzn-sagemaker-inference-id", Name::InferenceId),
-                ("x-amzn-sagemaker-target-model", Name::TargetModel),
-            ],
-            31 => &[("x-amzn-sagemaker-target-variant", Name::TargetVariant)],
-            34 => &[("x-amzn-sagemaker-custom-attributes", Name::CustomAttributes)],
-            _ => return Name::Other,
+        // The candidates of this length, told apart by their last byte.
+        let Some(candidates) = BY_LEN.get(name.len()) else {
+            return Name::Other;
         };
-        let last = name[name.len() - 1] | 0x20;
-        for (k, n) in candidates {
+        let Some(last) = name.last().map(|b| b | 0x20) else {
+            return Name::Other;
+        };
+        for &i in candidates {
+            let Some((k, n)) = KNOWN.get(usize::from(i)) else {
+                break;
+            };
             let k = k.as_bytes();
             if k[k.len() - 1] == last && eq_lower(name, k) {
                 return *n;
@@ -150,7 +156,8 @@ impl Name {
     }
 
     /// The name in lowercase (`None` for `Other`).
-    pub fn as_str(self) -> Option<&'static str> {
+    #[cfg(test)]
+    fn as_str(self) -> Option<&'static str> {
         KNOWN.iter().find(|(_, n)| *n == self).map(|(k, _)| *k)
     }
 

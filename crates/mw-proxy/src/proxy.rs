@@ -323,7 +323,8 @@ impl Proxy {
     pub fn finish(&self, after: After) -> Option<Instant> {
         let end = after.outcome.map(|d| {
             let end = Instant::now();
-            self.record_at(d.t0, d.t0_ms, end, Some(d.model), d.class, d.model_error);
+            let end_ms = d.t0_ms + end.saturating_duration_since(d.t0).as_millis() as i64;
+            self.record_at(d.t0, end, end_ms, Some(d.model), d.class, d.model_error);
             end
         });
         if let (Some(item), Some(c)) = (after.capture, &self.capture) {
@@ -355,18 +356,16 @@ impl Proxy {
 
     fn record(&self, t0: Instant, model: Option<Duration>, class: Class, model_error: bool) {
         let end = Instant::now();
-        let end_ms = mw_model::time::now_ms();
-        let t0_ms = end_ms - end.saturating_duration_since(t0).as_millis() as i64;
-        self.record_at(t0, t0_ms, end, model, class, model_error);
+        self.record_at(t0, end, mw_model::time::now_ms(), model, class, model_error);
     }
 
-    /// Records an invocation that arrived at `t0` (`t0_ms` on the wall
-    /// clock) and ended at `end`, in the period of its end.
+    /// Records an invocation that arrived at `t0` and ended at `end`
+    /// (`end_ms` on the wall clock), in the period of its end.
     fn record_at(
         &self,
         t0: Instant,
-        t0_ms: i64,
         end: Instant,
+        end_ms: i64,
         model: Option<Duration>,
         class: Class,
         model_error: bool,
@@ -375,7 +374,7 @@ impl Proxy {
         let model_us = model.map(|m| m.as_micros() as u64);
         let overhead = total.saturating_sub(model.unwrap_or_default());
         self.metrics.record(
-            t0_ms + total.as_millis() as i64,
+            end_ms,
             &Outcome {
                 class,
                 model_error,
