@@ -17,6 +17,7 @@
 #   nginx            nginx (Debian package) reverse proxy, upstream keep-alive
 #   proxy            modelwatch proxy, metrics to the server, 100% capture to the server
 #   proxy-dir        modelwatch proxy, metrics to the server, 100% capture to a local folder
+#   proxy-nopoll     as proxy, with busy-polling for upstream answers off (--busy-poll-us 0)
 #   proxy-nocapture  modelwatch proxy, metrics only
 # nginx runs when the `nginx` binary is installed; otherwise its rows are
 # marked "not measured".
@@ -142,10 +143,11 @@ start_proxy() { # name port extra-args...
     wait_port "$port"
 }
 
-PX_PORT=$(free_port); PXN_PORT=$(free_port); PXD_PORT=$(free_port); NG_PORT=$(free_port)
+PX_PORT=$(free_port); PXN_PORT=$(free_port); PXD_PORT=$(free_port); PXP_PORT=$(free_port); NG_PORT=$(free_port)
 case " $TARGETS " in *" proxy "*) start_proxy proxy "$PX_PORT" --capture-percent 100 ;; esac
 case " $TARGETS " in *" proxy-dir "*) start_proxy proxy-dir "$PXD_PORT" --capture-percent 100 --capture-dir "$OUT/proxy-dir-captures" ;; esac
 case " $TARGETS " in *" proxy-nocapture "*) start_proxy proxy-nocapture "$PXN_PORT" ;; esac
+case " $TARGETS " in *" proxy-nopoll "*) start_proxy proxy-nopoll "$PXP_PORT" --capture-percent 100 --busy-poll-us 0 ;; esac
 
 NGINX_VERSION="not installed"
 if [ -n "$NGINX" ] && [[ " $TARGETS " == *" nginx "* ]]; then
@@ -196,6 +198,7 @@ run() { # target rate [duration]
         proxy) url="http://127.0.0.1:$PX_PORT"; path=/endpoints/bench/invocations ;;
         proxy-nocapture) url="http://127.0.0.1:$PXN_PORT"; path=/endpoints/bench/invocations ;;
         proxy-dir) url="http://127.0.0.1:$PXD_PORT"; path=/endpoints/bench/invocations ;;
+        proxy-nopoll) url="http://127.0.0.1:$PXP_PORT"; path=/endpoints/bench/invocations ;;
         *) die "unknown target $target" ;;
     esac
     log "$target at $rate req/s for ${duration}s (run $rep of $REPEATS)"
@@ -221,7 +224,7 @@ run() { # target rate [duration]
 # run's (records written lag by a flush interval, and are not split so).
 capture_dropped() { # target
     local port
-    case "$1" in proxy) port="$PX_PORT" ;; proxy-dir) port="$PXD_PORT" ;; *) return 0 ;; esac
+    case "$1" in proxy) port="$PX_PORT" ;; proxy-dir) port="$PXD_PORT" ;; proxy-nopoll) port="$PXP_PORT" ;; *) return 0 ;; esac
     python3 -c "
 import json, urllib.request
 print(json.load(urllib.request.urlopen('http://127.0.0.1:$port/_modelwatch/stats'))['capture']['dropped'])" 2>/dev/null || true
@@ -280,14 +283,16 @@ print(json.dumps(json.load(urllib.request.urlopen('http://127.0.0.1:$1/_modelwat
 }
 CAPTURE_STATS="{}"
 CAPTURE_DIR_STATS="{}"
+CAPTURE_NOPOLL_STATS="{}"
 sleep 2
 [[ " $TARGETS " == *" proxy "* ]] && CAPTURE_STATS="$(capture_stats "$PX_PORT")"
 [[ " $TARGETS " == *" proxy-dir "* ]] && CAPTURE_DIR_STATS="$(capture_stats "$PXD_PORT")"
+[[ " $TARGETS " == *" proxy-nopoll "* ]] && CAPTURE_NOPOLL_STATS="$(capture_stats "$PXP_PORT")"
 LOAD_AFTER="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 python3 "$BENCH/proxy_report.py" --results "$RESULTS" --cpu "$CPU_RESULTS" --rates "$RATES" --max-rate "$MAX_RATE" --duration "$DURATION" \
     --warmup "$WARMUP" --connections "$CONNECTIONS" --repeats "$REPEATS" --nginx "$NGINX_VERSION" --capture "$CAPTURE_STATS" \
-    --capture-dir "$CAPTURE_DIR_STATS" --pin "$PIN" --sut-cpus "$SUT_CPUS" --rest-cpus "$REST_CPUS" \
+    --capture-dir "$CAPTURE_DIR_STATS" --capture-nopoll "$CAPTURE_NOPOLL_STATS" --pin "$PIN" --sut-cpus "$SUT_CPUS" --rest-cpus "$REST_CPUS" \
     --commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" --load-before "$LOAD_BEFORE" \
     --load-after "$LOAD_AFTER" --wal-sync "$WAL_SYNC" --server-sched "$SERVER_SCHED" --command "$CMDLINE" --section "${SECTION:-}" \
     --out "$BENCH/RESULTS.md"

@@ -22,6 +22,7 @@ NAMES = {
     "proxy": "modelwatch proxy, 100% capture to the server",
     "proxy-dir": "modelwatch proxy, 100% capture to local files",
     "proxy-nocapture": "modelwatch proxy, metrics only",
+    "proxy-nopoll": "modelwatch proxy, 100% capture to the server, no busy-polling",
 }
 # Each CPU layout has its own section.
 MARKERS = {"sut": "sidecar", "none": "sidecar-shared"}
@@ -193,6 +194,7 @@ def main():
               "load-before", "load-after", "wal-sync", "command", "out", "capture-dir", "pin", "sut-cpus", "max-rate",
               "rest-cpus", "server-sched"):
         ap.add_argument(f"--{a}", required=True)
+    ap.add_argument("--capture-nopoll", default="{}", help="capture stats of the proxy-nopoll target")
     ap.add_argument("--section", default="", help="marker name of the section (default: by CPU layout)")
     ap.add_argument("--cpu", default="", help="CPU time of each run (cpu.jsonl of bench/proxy.sh)")
     a = ap.parse_args()
@@ -205,6 +207,7 @@ def main():
     targets = [t for t in NAMES if any(k[0] == t for k in by)]
     capture = json.loads(a.capture or "{}")
     capture_dir = json.loads(a.capture_dir or "{}")
+    capture_nopoll = json.loads(a.capture_nopoll or "{}")
     marker = a.section or MARKERS[a.pin]
     title = TITLES[a.pin]
     if a.server_sched != "idle" and not a.section:
@@ -362,7 +365,13 @@ def main():
             out.append(f"| {NAMES[t]} | {r['achieved_rps']:,.0f} ({lo:,.0f} – {hi:,.0f}) | {r['errors']} |")
         out.append("")
     drops = capture_drops(
-        a.cpu, max_rate, {"proxy": capture.get("dropped", 0), "proxy-dir": capture_dir.get("dropped", 0)}
+        a.cpu,
+        max_rate,
+        {
+            "proxy": capture.get("dropped", 0),
+            "proxy-dir": capture_dir.get("dropped", 0),
+            "proxy-nopoll": capture_nopoll.get("dropped", 0),
+        },
     )
     if capture:
         out.append(
@@ -377,6 +386,12 @@ def main():
             f"Capture to local files (100%, SageMaker's layout, appended every 100 ms): "
             f"{capture_dir.get('written', 0):,} records written, {capture_dir.get('dropped', 0):,} dropped"
             f"{drops.get('proxy-dir', '')}."
+        )
+        out.append("")
+    if capture_nopoll:
+        out.append(
+            f"Capture to the server without busy-polling: {capture_nopoll.get('written', 0):,} records written, "
+            f"{capture_nopoll.get('dropped', 0):,} dropped{drops.get('proxy-nopoll', '')}."
         )
         out.append("")
     if max_rate > 0 and (capture.get("dropped", 0) or capture_dir.get("dropped", 0)):
@@ -395,7 +410,7 @@ def main():
     if d5 and n5 and "not_measured" not in n5:
         nadded = n5["p99_us"] - d5["p99_us"]
         goal.append(f"nginx's p99 overhead at 5k req/s: {nadded:+,.0f} µs")
-    for t in ("proxy", "proxy-dir"):
+    for t in ("proxy", "proxy-dir", "proxy-nopoll"):
         r5 = by.get((t, 5000))
         if not (r5 and d5 and "not_measured" not in r5):
             continue

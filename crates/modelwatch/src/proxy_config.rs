@@ -70,6 +70,8 @@ struct FileProxy {
     capture_flush_ms: Option<u64>,
     capture_no_sync: Option<bool>,
     threads: Option<usize>,
+    #[serde(default, deserialize_with = "busy_poll_us")]
+    busy_poll_us: Option<u64>,
     background_priority: Option<BackgroundPriority>,
     #[serde(default, deserialize_with = "log_filter")]
     log: Option<String>,
@@ -116,6 +118,14 @@ fn check_percent(p: &f64) -> Result<(), String> {
     }
 }
 
+fn check_busy_poll_us(us: &u64) -> Result<(), String> {
+    if *us <= MAX_BUSY_POLL_US {
+        Ok(())
+    } else {
+        Err(format!("must be at most {MAX_BUSY_POLL_US} (µs), got {us}"))
+    }
+}
+
 fn check_invocation_path(p: &String) -> Result<(), String> {
     if p.starts_with('/') {
         Ok(())
@@ -152,6 +162,10 @@ fn server_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Erro
 
 fn percent<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     checked(d, "capture_percent", check_percent)
+}
+
+fn busy_poll_us<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    checked(d, "busy_poll_us", check_busy_poll_us)
 }
 
 fn invocation_paths<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
@@ -208,6 +222,10 @@ const DEFAULT_CAPTURE_QUEUE_BYTES: usize = 64 * 1024 * 1024;
 const DEFAULT_CAPTURE_BUFFER_BYTES: u64 = 256 * 1024 * 1024;
 const DEFAULT_CAPTURE_FILE_BYTES: u64 = 64 * 1024 * 1024;
 const DEFAULT_CAPTURE_FLUSH_MS: u64 = 100;
+/// How long a serving thread polls for an upstream answer before it sleeps.
+const DEFAULT_BUSY_POLL_US: u64 = 200;
+/// Polling longer than this would spend more CPU than a wakeup costs.
+const MAX_BUSY_POLL_US: u64 = 10_000;
 
 /// The resolved proxy settings: every value chosen and checked.
 #[derive(Debug)]
@@ -242,6 +260,7 @@ pub struct ProxySettings {
     pub capture_no_sync: bool,
     /// None: one per CPU.
     pub threads: Option<usize>,
+    pub busy_poll_us: u64,
     pub background_priority: BackgroundPriority,
     pub log: String,
     /// Warnings about the configuration, to log once logging is set up.
@@ -378,6 +397,10 @@ impl ProxySettings {
                 .or(file.capture_no_sync)
                 .unwrap_or(false),
             threads: args.threads.or(file.threads),
+            busy_poll_us: args
+                .busy_poll_us
+                .or(file.busy_poll_us)
+                .unwrap_or(DEFAULT_BUSY_POLL_US),
             background_priority: args
                 .background_priority
                 .or(file.background_priority)
@@ -393,6 +416,7 @@ impl ProxySettings {
         for p in &s.invocation_paths {
             check_invocation_path(p).map_err(|e| anyhow!("--invocation-path {e}"))?;
         }
+        check_busy_poll_us(&s.busy_poll_us).map_err(|e| anyhow!("--busy-poll-us {e}"))?;
         if let Some(p) = &s.capture_percent {
             check_percent(p).map_err(|e| anyhow!("--capture-percent {e}"))?;
         }
@@ -503,6 +527,7 @@ capture_file_bytes = 9
 capture_flush_ms = 10
 capture_no_sync = true
 threads = 3
+busy_poll_us = 250
 background_priority = "normal"
 log = "mw_proxy=debug"
 
@@ -536,6 +561,7 @@ secret_access_key = "secret"
         assert_eq!(s.capture_flush_ms, 10);
         assert!(s.capture_no_sync);
         assert_eq!(s.threads, Some(3));
+        assert_eq!(s.busy_poll_us, 250);
         assert_eq!(s.background_priority, BackgroundPriority::Normal);
         assert_eq!(s.log, "mw_proxy=debug");
     }
@@ -568,6 +594,7 @@ secret_access_key = "secret"
         assert_eq!(s.capture_buffer_bytes, 256 << 20);
         assert_eq!(s.capture_file_bytes, 64 << 20);
         assert_eq!(s.capture_flush_ms, 100);
+        assert_eq!(s.busy_poll_us, 200);
         assert_eq!(s.log, "info");
         assert!(s.warnings.is_empty());
     }
@@ -683,6 +710,11 @@ secret_access_key = "secret"
             ),
             ("mode", "capture_mode = \"both\"", "line 4, column 16"),
             (
+                "busy",
+                "busy_poll_us = 20000",
+                "busy_poll_us: must be at most 10000 (µs), got 20000",
+            ),
+            (
                 "path",
                 "invocation_paths = [\"predict\"]",
                 "invocation_paths: \"predict\" must start with /",
@@ -784,6 +816,11 @@ secret_access_key = "secret"
             ..base()
         }));
         assert_eq!(e, "--capture-percent must be between 0 and 100, got 150");
+        let e = error(ProxySettings::resolve(ProxyArgs {
+            busy_poll_us: Some(10_001),
+            ..base()
+        }));
+        assert_eq!(e, "--busy-poll-us must be at most 10000 (µs), got 10001");
         let e = error(ProxySettings::resolve(ProxyArgs {
             invocation_paths: vec!["predict".into()],
             ..base()

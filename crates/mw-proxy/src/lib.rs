@@ -28,6 +28,7 @@
 mod error;
 
 pub mod background;
+mod busy_poll;
 pub mod capture;
 pub mod fields;
 pub mod h1;
@@ -71,6 +72,9 @@ pub struct ProxyConfig {
     pub schema: Option<validate::Schema>,
     /// Serving threads (each with its own runtime and upstream pool).
     pub threads: usize,
+    /// Longest a serving thread polls, without sleeping, for an upstream
+    /// answer (zero: it always sleeps). See `busy_poll`.
+    pub busy_poll: Duration,
 }
 
 /// Checks a model-server or server base URL (`http://host:port`); `what`
@@ -188,6 +192,7 @@ pub async fn serve(
         let stop = stop_rx.clone();
         let connections = connections.clone();
         let client_timeout = cfg.limits.client_timeout;
+        let busy_poll = cfg.busy_poll;
         let done = done_tx.clone();
         let t = std::thread::Builder::new()
             .name(format!("proxy-{i}"))
@@ -207,6 +212,7 @@ pub async fn serve(
                     Arc::new(state),
                     connections,
                     client_timeout,
+                    busy_poll,
                     stop,
                 ));
                 drop(done);
@@ -280,6 +286,7 @@ async fn accept_loop(
     state: Arc<proxy::Proxy>,
     connections: Arc<tokio::sync::Semaphore>,
     client_timeout: Duration,
+    busy_poll: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
@@ -300,6 +307,8 @@ async fn accept_loop(
             tick.tick().await;
         }
     });
+    let _poller =
+        (!busy_poll.is_zero()).then(|| AbortOnDrop(tokio::spawn(busy_poll::poller(busy_poll))));
     let mut h2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
     h2.timer(TokioTimer::new()).max_concurrent_streams(256u32);
     // Every connection holds a sender: all are gone when they are done.

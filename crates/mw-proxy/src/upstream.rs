@@ -16,6 +16,7 @@
 //! keep-alive timeouts of common model servers (gunicorn: 2 s), so that a
 //! request is not sent on a connection the server is closing.
 
+use crate::busy_poll;
 use crate::fields::Fields;
 use crate::h1::{self, ReadError};
 use bytes::Bytes;
@@ -179,8 +180,11 @@ impl Upstream {
         max: usize,
         now: Instant,
     ) -> Result<Answer, CallError> {
+        let call = busy_poll::Call::start();
         if self.h2c {
-            return self.call_h2(method, uri, headers, body, max).await;
+            let a = self.call_h2(method, uri, headers, body, max).await?;
+            call.answered(a.done.saturating_duration_since(now));
+            return Ok(a);
         }
         let pq = uri.path_and_query().map_or("/", |p| p.as_str());
         let mut c = match self.checkout(now) {
@@ -201,6 +205,7 @@ impl Upstream {
                 e => CallError::Failed(e.to_string()),
             })?;
         let done = Instant::now();
+        call.answered(done.saturating_duration_since(now));
         if r.reusable {
             c.idle_since = done;
             let mut idle = self.idle.lock();
