@@ -17,12 +17,17 @@
 //!   half the budget on average. Polling costs about the model's time in
 //!   CPU and saves one wakeup: worth it for a model that answers in tens of
 //!   microseconds, not for one that takes milliseconds, whose wakeup is lost
-//!   in its own time.
+//!   in its own time. Calls that end unanswered (a timeout, a reset, a
+//!   client gone) count with the time they took, and a spell that runs out
+//!   of budget with calls still in flight counts as a call of the whole
+//!   budget: a model that hangs or slows down stops being polled for after a
+//!   few calls, and a fast one is polled for again after a few more.
 //!
 //! The state is per thread (the serving threads share nothing): counters in
 //! thread-locals, read and written by the calls and the poller of the same
-//! thread. A thread without a poller (budget 0) keeps the counters and
-//! nothing else.
+//! thread. A [`Call`] must end on the thread it started on, as every call
+//! of a serving thread's current-thread runtime does. A thread without a
+//! poller (budget 0) keeps the counters and nothing else.
 
 use std::cell::{Cell, RefCell};
 use std::task::{Poll, Waker};
@@ -39,32 +44,46 @@ thread_local! {
     static POLLER: RefCell<Option<Waker>> = const { RefCell::new(None) };
 }
 
-/// An upstream call in flight; dropping it (answered or not) ends it.
-pub(crate) struct Call(());
+/// Adds one call's time to the thread's moving average (over about 8 calls).
+fn count(took: Duration) {
+    let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+    let typical = TYPICAL_US.get();
+    TYPICAL_US.set(typical - typical / 8 + us / 8);
+}
+
+/// An upstream call in flight; dropping it ends it.
+pub(crate) struct Call {
+    start: Instant,
+    answered: bool,
+}
 
 impl Call {
-    /// Starts a call on this thread and wakes the thread's poller, if it sleeps.
-    pub(crate) fn start() -> Call {
+    /// Starts a call on this thread at `start` and wakes the thread's
+    /// poller, if it sleeps.
+    pub(crate) fn start(start: Instant) -> Call {
         IN_FLIGHT.set(IN_FLIGHT.get() + 1);
         STARTED.set(STARTED.get().wrapping_add(1));
         if let Some(w) = POLLER.take() {
             w.wake();
         }
-        Call(())
+        Call {
+            start,
+            answered: false,
+        }
     }
 
-    /// Ends an answered call that took `took`: it counts in the average that
-    /// decides whether calls are polled for.
-    pub(crate) fn answered(self, took: Duration) {
-        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
-        let typical = TYPICAL_US.get();
-        // An exponential moving average over about 8 calls.
-        TYPICAL_US.set(typical - typical / 8 + us / 8);
+    /// Ends a call answered at `done`.
+    pub(crate) fn answered(mut self, done: Instant) {
+        count(done.saturating_duration_since(self.start));
+        self.answered = true;
     }
 }
 
 impl Drop for Call {
     fn drop(&mut self) {
+        if !self.answered {
+            count(self.start.elapsed());
+        }
         IN_FLIGHT.set(IN_FLIGHT.get().saturating_sub(1));
     }
 }
@@ -75,7 +94,8 @@ pub(crate) async fn poller(budget: Duration) {
     let budget_us = u64::try_from(budget.as_micros()).unwrap_or(u64::MAX);
     let mut seen = STARTED.get();
     loop {
-        // Sleep until a call starts.
+        // Sleep until a call starts (at once if one started during the
+        // last spell and is still in flight).
         std::future::poll_fn(|cx| {
             if STARTED.get() != seen && IN_FLIGHT.get() > 0 {
                 Poll::Ready(())
@@ -92,16 +112,23 @@ pub(crate) async fn poller(budget: Duration) {
         let until = Instant::now() + budget;
         // Each yield sends the runtime to check for I/O without sleeping,
         // then back here; calls answered in the meantime run first.
-        while IN_FLIGHT.get() > 0 && Instant::now() < until {
+        loop {
+            if IN_FLIGHT.get() == 0 {
+                break;
+            }
+            if Instant::now() >= until {
+                // Out of budget with calls still in flight: a slow answer.
+                count(budget);
+                break;
+            }
             tokio::task::yield_now().await;
-            seen = STARTED.get();
         }
     }
 }
 
 /// This thread's upstream calls in flight (tests).
 #[cfg(test)]
-fn in_flight() -> u32 {
+pub(crate) fn in_flight() -> u32 {
     IN_FLIGHT.get()
 }
 
@@ -111,8 +138,6 @@ mod tests {
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::Arc;
 
-    /// Counts the turns of a runtime that polled for I/O and found the
-    /// thread with nothing else to do, by a task that yields as the poller does.
     fn runtime() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -168,9 +193,9 @@ mod tests {
         assert!(idle <= 2, "polled {idle} times with no call in flight");
         // A call in flight for 20 ms, within the budget: polled all along.
         let busy = polled_turns(Duration::from_millis(50), async {
-            let call = Call::start();
+            let call = Call::start(Instant::now());
             tokio::time::sleep(Duration::from_millis(20)).await;
-            drop(call);
+            call.answered(Instant::now());
         });
         assert!(busy > 100, "polled only {busy} times with a call in flight");
         assert_eq!(in_flight(), 0);
@@ -181,11 +206,11 @@ mod tests {
         // 2 ms of budget, a call in flight for 40 ms: polling stops after
         // about 2 ms, so it turns far fewer times than over the whole call.
         let whole = polled_turns(Duration::from_millis(100), async {
-            let _call = Call::start();
+            let _call = Call::start(Instant::now());
             tokio::time::sleep(Duration::from_millis(40)).await;
         });
         let bounded = polled_turns(Duration::from_millis(2), async {
-            let _call = Call::start();
+            let _call = Call::start(Instant::now());
             tokio::time::sleep(Duration::from_millis(40)).await;
         });
         assert!(
@@ -195,20 +220,55 @@ mod tests {
     }
 
     #[test]
+    fn a_model_that_hangs_stops_being_polled_for() {
+        // Calls never answered, each in flight for 5 ms and then dropped (as
+        // a timeout or a reset drops it), with a budget of 1 ms.
+        let rt = runtime();
+        let turns = Arc::new(AtomicU64::new(0));
+        let per_call = rt.block_on(async {
+            let p = tokio::spawn(CountPolls {
+                inner: Box::pin(poller(Duration::from_millis(1))),
+                n: turns.clone(),
+            });
+            tokio::task::yield_now().await;
+            let mut per_call = Vec::new();
+            for _ in 0..4 {
+                let before = turns.load(Ordering::Relaxed);
+                let call = Call::start(Instant::now());
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                drop(call);
+                per_call.push(turns.load(Ordering::Relaxed) - before);
+            }
+            p.abort();
+            per_call
+        });
+        // The first is polled for its budget; the spell that ran out and the
+        // call's 5 ms put the average over half the budget: no more polling.
+        assert!(per_call[0] > 20, "turns per call: {per_call:?}");
+        assert!(
+            per_call[1..].iter().all(|&n| n <= 2),
+            "turns per call: {per_call:?}"
+        );
+        assert_eq!(in_flight(), 0);
+    }
+
+    #[test]
     fn slow_upstream_calls_are_not_polled_for() {
         let turns = polled_turns(Duration::from_micros(200), async {
             // Eight calls of 10 ms each: the average is far over the budget.
             for _ in 0..8 {
-                Call::start().answered(Duration::from_millis(10));
+                let t = Instant::now();
+                Call::start(t).answered(t + Duration::from_millis(10));
             }
             assert!(TYPICAL_US.get() > 100);
-            let _call = Call::start();
+            let _call = Call::start(Instant::now());
             tokio::time::sleep(Duration::from_millis(20)).await;
         });
         assert!(turns <= 3, "polled {turns} times for a slow upstream");
         // Fast calls bring the average back under the budget.
         for _ in 0..64 {
-            Call::start().answered(Duration::from_micros(30));
+            let t = Instant::now();
+            Call::start(t).answered(t + Duration::from_micros(30));
         }
         assert!(TYPICAL_US.get() <= 100, "average {}", TYPICAL_US.get());
     }

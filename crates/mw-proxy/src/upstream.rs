@@ -180,10 +180,10 @@ impl Upstream {
         max: usize,
         now: Instant,
     ) -> Result<Answer, CallError> {
-        let call = busy_poll::Call::start();
+        let call = busy_poll::Call::start(now);
         if self.h2c {
             let a = self.call_h2(method, uri, headers, body, max).await?;
-            call.answered(a.done.saturating_duration_since(now));
+            call.answered(a.done);
             return Ok(a);
         }
         let pq = uri.path_and_query().map_or("/", |p| p.as_str());
@@ -205,7 +205,7 @@ impl Upstream {
                 e => CallError::Failed(e.to_string()),
             })?;
         let done = Instant::now();
-        call.answered(done.saturating_duration_since(now));
+        call.answered(done);
         if r.reusable {
             c.idle_since = done;
             let mut idle = self.idle.lock();
@@ -257,5 +257,49 @@ impl Upstream {
             body: body.to_bytes(),
             done: Instant::now(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_call_is_in_flight_for_the_poller_until_it_ends() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            // A model server that takes the request and never answers.
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let server = tokio::spawn(async move {
+                let (_conn, _) = listener.accept().await.unwrap();
+                tokio::time::sleep(Duration::from_secs(60)).await;
+            });
+            let base: Uri = format!("http://{addr}").parse().unwrap();
+            let up = Upstream::new(&base, false, Duration::from_secs(5), 4);
+            let call = tokio::spawn(async move {
+                let uri = Uri::from_static("/invocations");
+                let _ = up
+                    .call(
+                        Method::POST,
+                        &uri,
+                        Fields::default(),
+                        Bytes::from_static(b"1,2"),
+                        1024,
+                        Instant::now(),
+                    )
+                    .await;
+            });
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            assert_eq!(busy_poll::in_flight(), 1);
+            // Cancelled (as a timeout or a client gone cancels it): ended.
+            call.abort();
+            let _ = call.await;
+            assert_eq!(busy_poll::in_flight(), 0);
+            server.abort();
+        });
     }
 }
