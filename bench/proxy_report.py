@@ -323,6 +323,28 @@ def main():
         out.append("|---:|---|---:|---:|---:|---:|")
         out.extend(paired)
         out.append("")
+    # The same proxy with busy-polling and without, paired the same way.
+    polling = []
+    for rate in rates:
+        on, off = groups.get(("proxy", rate), []), groups.get(("proxy-nopoll", rate), [])
+        if not on or not off:
+            continue
+        diffs = [x["p99_us"] - y["p99_us"] for x, y in zip(on, off)]
+        below = sum(1 for x in diffs if x < 0)
+        polling.append(
+            f"| {rate:,} | {median(diffs):+,.0f} | {below} of {len(diffs)} | {fmt_p(sign_test(diffs))} "
+            f"| {fmt_p(signed_rank_test(diffs))} |"
+        )
+    if polling:
+        out.append(
+            "Busy-polling: in each repeat, the p99 of the proxy capturing to the server minus the p99 of the same "
+            "proxy with `--busy-poll-us 0`, paired and tested as above."
+        )
+        out.append("")
+        out.append("| rate (req/s) | median p99 difference µs | repeats lower with polling | sign test p | signed-rank p |")
+        out.append("|---:|---:|---:|---:|---:|")
+        out.extend(polling)
+        out.append("")
     cpu_rows = cpu_table(a.cpu, rates, targets)
     if cpu_rows:
         out.append(
