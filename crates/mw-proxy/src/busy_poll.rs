@@ -148,24 +148,27 @@ mod tests {
     /// Turns of the poller task during `f`: a poller that polls keeps being
     /// scheduled; one that sleeps is not.
     fn polled_turns(budget: Duration, f: impl std::future::Future<Output = ()>) -> u64 {
-        let rt = runtime();
         let turns = Arc::new(AtomicU64::new(0));
-        rt.block_on(async {
-            let t = turns.clone();
-            let budget_us = budget;
-            let p = tokio::spawn(async move {
-                // The poller, counting each time it is polled.
-                let counted = CountPolls {
-                    inner: Box::pin(poller(budget_us)),
-                    n: t,
-                };
-                counted.await
-            });
-            tokio::task::yield_now().await;
+        runtime().block_on(async {
+            let p = spawn_counted(budget, &turns).await;
             f.await;
             p.abort();
         });
         turns.load(Ordering::Relaxed)
+    }
+
+    /// Starts a poller that counts each time it is polled into `turns`,
+    /// and lets it run to its first sleep.
+    async fn spawn_counted(
+        budget: Duration,
+        turns: &Arc<AtomicU64>,
+    ) -> tokio::task::JoinHandle<()> {
+        let p = tokio::spawn(CountPolls {
+            inner: Box::pin(poller(budget)),
+            n: turns.clone(),
+        });
+        tokio::task::yield_now().await;
+        p
     }
 
     struct CountPolls<F> {
@@ -226,11 +229,7 @@ mod tests {
         let rt = runtime();
         let turns = Arc::new(AtomicU64::new(0));
         let per_call = rt.block_on(async {
-            let p = tokio::spawn(CountPolls {
-                inner: Box::pin(poller(Duration::from_millis(1))),
-                n: turns.clone(),
-            });
-            tokio::task::yield_now().await;
+            let p = spawn_counted(Duration::from_millis(1), &turns).await;
             let mut per_call = Vec::new();
             for _ in 0..4 {
                 let before = turns.load(Ordering::Relaxed);
