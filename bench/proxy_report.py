@@ -188,6 +188,14 @@ def fmt_p(p: float) -> str:
     return "< 0.0001" if p < 0.0001 else f"{p:.2g}"
 
 
+TIMER_TEXT = {
+    "exact": "Pacing (`--timer exact`): each request is written when it is due, to the microsecond (a timerfd "
+    "per connection), so at 5k req/s one request every 200 µs.",
+    "coarse": "Pacing (`--timer coarse`): requests wait on tokio's millisecond timer, so those due within one "
+    "millisecond are written together (a burst of five every millisecond at 5k req/s).",
+}
+
+
 def main():
     ap = argparse.ArgumentParser()
     for a in ("results", "rates", "duration", "warmup", "connections", "repeats", "nginx", "capture", "commit",
@@ -196,6 +204,7 @@ def main():
         ap.add_argument(f"--{a}", required=True)
     ap.add_argument("--capture-nopoll", default="{}", help="capture stats of the proxy-nopoll target")
     ap.add_argument("--section", default="", help="marker name of the section (default: by CPU layout)")
+    ap.add_argument("--timer", default="coarse", help="how the generator paced requests (exact or coarse)")
     ap.add_argument("--cpu", default="", help="CPU time of each run (cpu.jsonl of bench/proxy.sh)")
     a = ap.parse_args()
     rows = [json.loads(l) for l in Path(a.results).read_text().splitlines() if l.strip()]
@@ -254,11 +263,13 @@ def main():
     out.append("")
     out.append(
         "Load: `mw-loadgen rate`, open loop (request *i* is due at start + i/rate, whatever happened before), "
-        "over keep-alive HTTP/1.1 connections; the same 39-byte CSV body each time. Model server: "
+        "over keep-alive HTTP/1.1 connections; the same 39-byte CSV body each time. "
+        + TIMER_TEXT[a.timer]
+        + " Model server: "
         "`mw-loadgen upstream`, a minimal keep-alive HTTP/1.1 server that answers every POST with a fixed "
         "6-byte prediction, so the numbers are about the proxies. Latency = from writing a request to having "
         "read its whole response. `lag` = how late requests were written after they were due (no idle "
-        "connection, or the generator's millisecond timer); a target that cannot keep up shows it there and "
+        "connection, or the generator's own wake-up); a target that cannot keep up shows it there and "
         "in the achieved rate. Added latency = the target's percentile minus the direct percentile at the same rate."
     )
     out.append("")

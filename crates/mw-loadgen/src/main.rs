@@ -7,6 +7,7 @@
 
 mod http;
 mod logs;
+mod pace;
 mod rate;
 mod workload;
 

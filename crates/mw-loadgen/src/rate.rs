@@ -5,9 +5,12 @@
 //! happened to the earlier ones, spread over keep-alive connections that each
 //! take the next due request. The latency of a request is from the moment it
 //! is written to the moment its whole response is read; how late it was
-//! written after it was due (no idle connection, or the generator's timer,
-//! which ticks in milliseconds) is reported separately as `lag`, so a target
-//! that falls behind shows up there and in the achieved rate.
+//! written after it was due (no idle connection, or the generator's own
+//! wake-up) is reported separately as `lag`, so a target that falls behind
+//! shows up there and in the achieved rate. Each connection waits for its
+//! next request's due time on a [`Pacer`]: to the microsecond by default, or
+//! with `--timer coarse` on tokio's millisecond timer, which writes the
+//! requests due within one millisecond together.
 //!
 //! `upstream` answers `POST /invocations` (and any other POST) with a fixed
 //! small CSV prediction and `GET /ping` with 200, over keep-alive HTTP/1.1,
@@ -22,6 +25,7 @@ use clap::Args;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::http::{encode_post, parse_url, Conn};
+use crate::pace::{Pacer, Timer};
 
 #[derive(Args, Debug)]
 pub struct RateArgs {
@@ -51,6 +55,9 @@ pub struct RateArgs {
     /// A label copied into the output line
     #[arg(long, default_value = "")]
     pub label: String,
+    /// How each request waits for its due time
+    #[arg(long, value_enum, default_value_t = Timer::Exact)]
+    pub timer: Timer,
 }
 
 #[derive(Args, Debug)]
@@ -97,6 +104,7 @@ pub async fn run_rate(a: RateArgs) -> Result<()> {
     for _ in 0..a.connections {
         let next = next.clone();
         let req = req.clone();
+        let pacer = Pacer::new(a.timer).context("creating a timer")?;
         tasks.push(tokio::spawn(async move {
             let mut conn = Conn::new(addr);
             let mut r = ConnResult {
@@ -113,7 +121,11 @@ pub async fn run_rate(a: RateArgs) -> Result<()> {
                     break;
                 }
                 let due = start + Duration::from_nanos((i as f64 * interval_ns) as u64);
-                tokio::time::sleep_until(due).await;
+                if let Err(e) = pacer.sleep_until(due).await {
+                    r.errors += 1;
+                    r.first_error.get_or_insert_with(|| format!("timer: {e}"));
+                    break;
+                }
                 let sent = tokio::time::Instant::now();
                 let res = conn.roundtrip(&req).await;
                 let done = tokio::time::Instant::now();
@@ -184,6 +196,7 @@ pub async fn run_rate(a: RateArgs) -> Result<()> {
         "path": a.path,
         "rate": a.rate,
         "connections": a.connections,
+        "timer": a.timer.name(),
         "requests": measured,
         "ok": lat.len(),
         "errors": errors,
