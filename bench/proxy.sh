@@ -10,6 +10,7 @@
 #   TARGETS="direct proxy" bench/proxy.sh   # a subset
 #   PIN=none bench/proxy.sh                 # every process on every core
 #   TIMER=coarse bench/proxy.sh             # the generator's requests paced by tokio's 1 ms timer
+#   ARRIVALS=poisson bench/proxy.sh         # requests due as a Poisson process of the rate
 #   RATES=5000 REPEATS=21 MAX_RATE=0 SECTION=sidecar-5k bench/proxy.sh
 #                                           # many repeats at one rate, in a section of its own
 #
@@ -35,7 +36,11 @@
 # microsecond (a timerfd per connection). TIMER=coarse waits on tokio's
 # millisecond timer, as the generator did before: the requests due within one
 # millisecond are written together, a burst of five every millisecond at
-# 5k req/s.
+# 5k req/s. ARRIVALS=uniform (the default) spaces requests evenly, 1/rate
+# apart; ARRIVALS=poisson makes them a Poisson process of the same rate
+# (independent exponential gaps, as from many independent clients), seeded
+# with the repeat's number so that every target of a repeat gets the same
+# arrival times.
 #
 # SERVER_SCHED=idle (the default) runs the modelwatch server under
 # SCHED_IDLE (`chrt --idle 0`): it stores what the proxies send with the CPU
@@ -64,6 +69,7 @@ SERVER_SCHED="${SERVER_SCHED:-idle}" # the modelwatch server's scheduling: idle 
 MAX_RATE="${MAX_RATE:-100000}"      # an offered rate no target reaches: its achieved rate is the target's most (0: skip)
 MAX_DURATION="${MAX_DURATION:-5}"
 TIMER="${TIMER:-exact}"             # how the generator waits for due times: exact (timerfd) or coarse (tokio's 1 ms timer)
+ARRIVALS="${ARRIVALS:-uniform}"     # when requests are due: uniform (every 1/rate) or poisson (exponential gaps, mean 1/rate)
 NCPU="$(nproc)"
 if [ "$NCPU" -ge 2 ]; then PIN="${PIN:-sut}"; else PIN="${PIN:-none}"; fi
 case "$PIN" in
@@ -78,7 +84,7 @@ case "$SERVER_SCHED" in
     normal) SERVER_PREFIX=() ;;
     *) echo "SERVER_SCHED must be idle or normal" >&2; exit 2 ;;
 esac
-CMDLINE="RATES=\"$RATES\" DURATION=$DURATION WARMUP=$WARMUP CONNECTIONS=$CONNECTIONS REPEATS=$REPEATS TARGETS=\"$TARGETS\" WAL_SYNC=$WAL_SYNC PIN=$PIN SERVER_SCHED=$SERVER_SCHED MAX_RATE=$MAX_RATE TIMER=$TIMER${SECTION:+ SECTION=$SECTION} bench/proxy.sh"
+CMDLINE="RATES=\"$RATES\" DURATION=$DURATION WARMUP=$WARMUP CONNECTIONS=$CONNECTIONS REPEATS=$REPEATS TARGETS=\"$TARGETS\" WAL_SYNC=$WAL_SYNC PIN=$PIN SERVER_SCHED=$SERVER_SCHED MAX_RATE=$MAX_RATE TIMER=$TIMER ARRIVALS=$ARRIVALS${SECTION:+ SECTION=$SECTION} bench/proxy.sh"
 
 log() { printf '[proxy-bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
@@ -214,7 +220,7 @@ run() { # target rate [duration]
     dropped_before="$(capture_dropped "$target")"
     before="$(cpu_ticks "$target")"
     timeout "$STEP_TIMEOUT" taskset -c "$REST_CPUS" "$LG" rate --url "$url" --path "$path" --rate "$rate" --duration "$duration" \
-        --warmup "$WARMUP" --connections "$CONNECTIONS" --timer "$TIMER" --label "$target" >> "$RESULTS" \
+        --warmup "$WARMUP" --connections "$CONNECTIONS" --timer "$TIMER" --arrivals "$ARRIVALS" --seed "$rep" --label "$target" >> "$RESULTS" \
         || die "load generator failed for $target at $rate"
     after="$(cpu_ticks "$target")"
     dropped_after="$(capture_dropped "$target")"
@@ -302,6 +308,6 @@ python3 "$BENCH/proxy_report.py" --results "$RESULTS" --cpu "$CPU_RESULTS" --rat
     --warmup "$WARMUP" --connections "$CONNECTIONS" --repeats "$REPEATS" --nginx "$NGINX_VERSION" --capture "$CAPTURE_STATS" \
     --capture-dir "$CAPTURE_DIR_STATS" --capture-nopoll "$CAPTURE_NOPOLL_STATS" --pin "$PIN" --sut-cpus "$SUT_CPUS" --rest-cpus "$REST_CPUS" \
     --commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" --load-before "$LOAD_BEFORE" \
-    --load-after "$LOAD_AFTER" --wal-sync "$WAL_SYNC" --server-sched "$SERVER_SCHED" --timer "$TIMER" --command "$CMDLINE" --section "${SECTION:-}" \
+    --load-after "$LOAD_AFTER" --wal-sync "$WAL_SYNC" --server-sched "$SERVER_SCHED" --timer "$TIMER" --arrivals "$ARRIVALS" --command "$CMDLINE" --section "${SECTION:-}" \
     --out "$BENCH/RESULTS.md"
 log "wrote the Sidecar ($PIN) section of bench/RESULTS.md"

@@ -195,6 +195,13 @@ TIMER_TEXT = {
     "millisecond are written together (a burst of five every millisecond at 5k req/s).",
 }
 
+ARRIVALS_TEXT = {
+    "uniform": "",
+    "poisson": " Arrivals (`--arrivals poisson`): due times are a Poisson process of the rate (independent "
+    "exponential gaps with mean 1/rate, as from many independent clients), seeded with the repeat's number, so "
+    "every target of a repeat gets the same arrival times.",
+}
+
 
 def main():
     ap = argparse.ArgumentParser()
@@ -205,6 +212,7 @@ def main():
     ap.add_argument("--capture-nopoll", default="{}", help="capture stats of the proxy-nopoll target")
     ap.add_argument("--section", default="", help="marker name of the section (default: by CPU layout)")
     ap.add_argument("--timer", default="coarse", help="how the generator paced requests (exact or coarse)")
+    ap.add_argument("--arrivals", default="uniform", help="when requests were due (uniform or poisson)")
     ap.add_argument("--cpu", default="", help="CPU time of each run (cpu.jsonl of bench/proxy.sh)")
     a = ap.parse_args()
     rows = [json.loads(l) for l in Path(a.results).read_text().splitlines() if l.strip()]
@@ -265,6 +273,7 @@ def main():
         "Load: `mw-loadgen rate`, open loop (request *i* is due at start + i/rate, whatever happened before), "
         "over keep-alive HTTP/1.1 connections; the same 39-byte CSV body each time. "
         + TIMER_TEXT[a.timer]
+        + ARRIVALS_TEXT[a.arrivals]
         + " Model server: "
         "`mw-loadgen upstream`, a minimal keep-alive HTTP/1.1 server that answers every POST with a fixed "
         "6-byte prediction, so the numbers are about the proxies. Latency = from writing a request to having "

@@ -2,8 +2,9 @@
 //! the sidecar benchmark (`bench/proxy.sh`).
 //!
 //! `rate` is open loop: request *i* is due at `start + i / rate` whatever
-//! happened to the earlier ones, spread over keep-alive connections that each
-//! take the next due request. The latency of a request is from the moment it
+//! happened to the earlier ones (or, with `--arrivals poisson`, at the *i*-th
+//! arrival of a Poisson process of that rate), spread over keep-alive
+//! connections that each take the next due request. The latency of a request is from the moment it
 //! is written to the moment its whole response is read; how late it was
 //! written after it was due (no idle connection, or the generator's own
 //! wake-up) is reported separately as `lag`, so a target that falls behind
@@ -16,16 +17,16 @@
 //! small CSV prediction and `GET /ping` with 200, over keep-alive HTTP/1.1,
 //! so the benchmark measures the proxies rather than a model.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
-use clap::Args;
+use clap::{Args, ValueEnum};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::http::{encode_post, parse_url, Conn};
 use crate::pace::{Pacer, Timer};
+use crate::workload::XorShift64;
 
 #[derive(Args, Debug)]
 pub struct RateArgs {
@@ -58,6 +59,69 @@ pub struct RateArgs {
     /// How each request waits for its due time
     #[arg(long, value_enum, default_value_t = Timer::Exact)]
     pub timer: Timer,
+    /// When requests are due
+    #[arg(long, value_enum, default_value_t = Arrivals::Uniform)]
+    pub arrivals: Arrivals,
+    /// Seed of the Poisson arrivals (the same seed, the same schedule)
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Arrivals {
+    /// Evenly spaced: request i is due at i / rate
+    Uniform,
+    /// A Poisson process of the same mean rate: independent exponential gaps
+    /// with mean 1 / rate, as from many independent clients
+    Poisson,
+}
+
+impl Arrivals {
+    fn name(self) -> &'static str {
+        match self {
+            Arrivals::Uniform => "uniform",
+            Arrivals::Poisson => "poisson",
+        }
+    }
+}
+
+/// Hands out requests in order with their due times (ns from the start).
+struct Schedule {
+    next: u64,
+    total: u64,
+    interval_ns: f64,
+    /// Poisson arrivals: the generator and the next arrival's time.
+    poisson: Option<(XorShift64, f64)>,
+}
+
+impl Schedule {
+    fn new(arrivals: Arrivals, rate: u64, total: u64, seed: u64) -> Self {
+        Self {
+            next: 0,
+            total,
+            interval_ns: 1e9 / rate as f64,
+            poisson: (arrivals == Arrivals::Poisson).then(|| (XorShift64::new(seed), 0.0)),
+        }
+    }
+
+    fn take(&mut self) -> Option<(u64, u64)> {
+        if self.next >= self.total {
+            return None;
+        }
+        let i = self.next;
+        self.next += 1;
+        let at = match &mut self.poisson {
+            None => i as f64 * self.interval_ns,
+            Some((rng, t)) => {
+                let at = *t;
+                // Uniform in (0, 1), never 0: 53 random bits and a half.
+                let u = ((rng.next_u64() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+                *t += -u.ln() * self.interval_ns;
+                at
+            }
+        };
+        Some((i, at as u64))
+    }
 }
 
 #[derive(Args, Debug)]
@@ -97,12 +161,14 @@ pub async fn run_rate(a: RateArgs) -> Result<()> {
     let warm = (a.rate as f64 * a.warmup) as u64;
     let measured = (a.rate as f64 * a.duration) as u64;
     let total = warm + measured;
-    let interval_ns = 1e9 / a.rate as f64;
     let start = tokio::time::Instant::now() + Duration::from_millis(100);
-    let next = Arc::new(AtomicU64::new(0));
+    let schedule = Arc::new(Mutex::new(Schedule::new(a.arrivals, a.rate, total, a.seed)));
+    // When the first measured request was due.
+    let measured_at = Arc::new(Mutex::new(None::<u64>));
     let mut tasks = Vec::new();
     for _ in 0..a.connections {
-        let next = next.clone();
+        let schedule = schedule.clone();
+        let measured_at = measured_at.clone();
         let req = req.clone();
         let pacer = Pacer::new(a.timer).context("creating a timer")?;
         tasks.push(tokio::spawn(async move {
@@ -116,11 +182,16 @@ pub async fn run_rate(a: RateArgs) -> Result<()> {
             };
             let _ = conn.connect().await;
             loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= total {
+                let taken = schedule.lock().map(|mut s| s.take()).unwrap_or(None);
+                let Some((i, at_ns)) = taken else {
                     break;
+                };
+                if i == warm {
+                    if let Ok(mut m) = measured_at.lock() {
+                        *m = Some(at_ns);
+                    }
                 }
-                let due = start + Duration::from_nanos((i as f64 * interval_ns) as u64);
+                let due = start + Duration::from_nanos(at_ns);
                 if let Err(e) = pacer.sleep_until(due).await {
                     r.errors += 1;
                     r.first_error.get_or_insert_with(|| format!("timer: {e}"));
@@ -179,8 +250,8 @@ pub async fn run_rate(a: RateArgs) -> Result<()> {
     }
     lat.sort_unstable();
     lag.sort_unstable();
-    let measured_start =
-        start.into_std() + Duration::from_nanos((warm as f64 * interval_ns) as u64);
+    let measured_ns = measured_at.lock().ok().and_then(|m| *m).unwrap_or(0);
+    let measured_start = start.into_std() + Duration::from_nanos(measured_ns);
     let wall = last_done
         .map(|d| d.saturating_duration_since(measured_start).as_secs_f64())
         .unwrap_or(0.0);
@@ -197,6 +268,7 @@ pub async fn run_rate(a: RateArgs) -> Result<()> {
         "rate": a.rate,
         "connections": a.connections,
         "timer": a.timer.name(),
+        "arrivals": a.arrivals.name(),
         "requests": measured,
         "ok": lat.len(),
         "errors": errors,
@@ -276,5 +348,58 @@ pub async fn run_upstream(a: UpstreamArgs) -> Result<()> {
         tokio::spawn(async move {
             let _ = serve_conn(s).await;
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn due_times(arrivals: Arrivals, rate: u64, n: u64, seed: u64) -> Vec<u64> {
+        let mut s = Schedule::new(arrivals, rate, n, seed);
+        let mut out = Vec::new();
+        while let Some((i, at)) = s.take() {
+            assert_eq!(i, out.len() as u64, "requests are handed out in order");
+            out.push(at);
+        }
+        out
+    }
+
+    #[test]
+    fn uniform_arrivals_are_evenly_spaced() {
+        let d = due_times(Arrivals::Uniform, 5000, 1000, 1);
+        assert_eq!(d.len(), 1000);
+        assert_eq!(d[0], 0);
+        assert_eq!(d[1], 200_000);
+        assert_eq!(d[999], 999 * 200_000);
+    }
+
+    /// Exponential gaps with mean 1 / rate: the mean gap is the interval,
+    /// P(gap > interval) = e^-1, and the gaps' coefficient of variation is 1
+    /// (evenly spaced arrivals would give 0 and 0).
+    #[test]
+    fn poisson_arrivals_have_exponential_gaps_of_the_rate() {
+        let n = 200_000;
+        let d = due_times(Arrivals::Poisson, 5000, n, 7);
+        assert_eq!(d[0], 0);
+        let gaps: Vec<f64> = d.windows(2).map(|w| (w[1] - w[0]) as f64).collect();
+        let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
+        // Standard error of the mean: 200 µs / sqrt(200k) = 0.45 µs.
+        assert!((mean - 200_000.0).abs() < 2_000.0, "mean gap {mean} ns");
+        let over = gaps.iter().filter(|g| **g > 200_000.0).count() as f64 / gaps.len() as f64;
+        assert!(
+            (over - (-1f64).exp()).abs() < 0.005,
+            "P(gap > 1/rate) = {over}"
+        );
+        let var = gaps.iter().map(|g| (g - mean).powi(2)).sum::<f64>() / gaps.len() as f64;
+        let cv = var.sqrt() / mean;
+        assert!((cv - 1.0).abs() < 0.02, "coefficient of variation {cv}");
+    }
+
+    #[test]
+    fn poisson_arrivals_repeat_with_the_seed() {
+        let a = due_times(Arrivals::Poisson, 1000, 500, 3);
+        assert_eq!(a, due_times(Arrivals::Poisson, 1000, 500, 3));
+        assert_ne!(a, due_times(Arrivals::Poisson, 1000, 500, 4));
     }
 }
