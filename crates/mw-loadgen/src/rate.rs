@@ -4,14 +4,14 @@
 //! `rate` is open loop: request *i* is due at `start + i / rate` whatever
 //! happened to the earlier ones (or, with `--arrivals poisson`, at the *i*-th
 //! arrival of a Poisson process of that rate), spread over keep-alive
-//! connections that each take the next due request. The latency of a request is from the moment it
-//! is written to the moment its whole response is read; how late it was
-//! written after it was due (no idle connection, or the generator's own
-//! wake-up) is reported separately as `lag`, so a target that falls behind
-//! shows up there and in the achieved rate. Each connection waits for its
-//! next request's due time on a [`Pacer`]: to the microsecond by default, or
-//! with `--timer coarse` on tokio's millisecond timer, which writes the
-//! requests due within one millisecond together.
+//! connections that each take the next due request. The latency of a request
+//! is from the moment it is written to the moment its whole response is read;
+//! how late it was written after it was due (no idle connection, or the
+//! generator's own wake-up) is reported separately as `lag`, so a target that
+//! falls behind shows up there and in the achieved rate. Each connection waits
+//! for its next request's due time on a [`Pacer`]: to the microsecond by
+//! default, or with `--timer coarse` on tokio's millisecond timer, which
+//! writes the requests due within one millisecond together.
 //!
 //! `upstream` answers `POST /invocations` (and any other POST) with a fixed
 //! small CSV prediction and `GET /ping` with 200, over keep-alive HTTP/1.1,
