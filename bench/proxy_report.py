@@ -188,6 +188,17 @@ def fmt_p(p: float) -> str:
     return "< 0.0001" if p < 0.0001 else f"{p:.2g}"
 
 
+def paired_p99(runs: list, base: list) -> tuple:
+    """Pairs the i-th run of a target with the i-th run of `base` at one rate:
+    (median p99 difference, sign-test p, the table cells "median | below of n |
+    sign p | signed-rank p |")."""
+    diffs = [r["p99_us"] - b["p99_us"] for r, b in zip(runs, base)]
+    below = sum(1 for x in diffs if x < 0)
+    p = sign_test(diffs)
+    cells = f"{median(diffs):+,.0f} | {below} of {len(diffs)} | {fmt_p(p)} | {fmt_p(signed_rank_test(diffs))} |"
+    return median(diffs), p, cells
+
+
 TIMER_TEXT = {
     "exact": "Pacing (`--timer exact`): each request is written when it is due, to the microsecond (a timerfd "
     "per connection), so at 5k req/s one request every 200 µs.",
@@ -319,15 +330,9 @@ def main():
         for t in targets:
             if not t.startswith("proxy") or (t, rate) not in groups:
                 continue
-            runs = groups[(t, rate)]
-            diffs = [r["p99_us"] - n["p99_us"] for r, n in zip(runs, ng)]
-            below = sum(1 for x in diffs if x < 0)
-            p = sign_test(diffs)
-            tests[(t, rate)] = (median(diffs), p)
-            paired.append(
-                f"| {rate:,} | {NAMES[t]} | {median(diffs):+,.0f} | {below} of {len(diffs)} | {fmt_p(p)} "
-                f"| {fmt_p(signed_rank_test(diffs))} |"
-            )
+            diff, p, cells = paired_p99(groups[(t, rate)], ng)
+            tests[(t, rate)] = (diff, p)
+            paired.append(f"| {rate:,} | {NAMES[t]} | {cells}")
     if paired:
         out.append(
             "Paired against nginx: in each repeat, the target's p99 minus nginx's p99 at the same rate (runs "
@@ -349,12 +354,7 @@ def main():
         on, off = groups.get(("proxy", rate), []), groups.get(("proxy-nopoll", rate), [])
         if not on or not off:
             continue
-        diffs = [x["p99_us"] - y["p99_us"] for x, y in zip(on, off)]
-        below = sum(1 for x in diffs if x < 0)
-        polling.append(
-            f"| {rate:,} | {median(diffs):+,.0f} | {below} of {len(diffs)} | {fmt_p(sign_test(diffs))} "
-            f"| {fmt_p(signed_rank_test(diffs))} |"
-        )
+        polling.append(f"| {rate:,} | {paired_p99(on, off)[2]}")
     if polling:
         out.append(
             "Busy-polling: in each repeat, the p99 of the proxy capturing to the server minus the p99 of the same "

@@ -89,16 +89,22 @@ impl Arrivals {
 struct Schedule {
     next: u64,
     total: u64,
+    /// Requests before this one are warm-up.
+    warm: u64,
+    /// When the first measured request is due, once it is handed out.
+    measured_at: Option<u64>,
     interval_ns: f64,
     /// Poisson arrivals: the generator and the next arrival's time.
     poisson: Option<(XorShift64, f64)>,
 }
 
 impl Schedule {
-    fn new(arrivals: Arrivals, rate: u64, total: u64, seed: u64) -> Self {
+    fn new(arrivals: Arrivals, rate: u64, warm: u64, total: u64, seed: u64) -> Self {
         Self {
             next: 0,
             total,
+            warm,
+            measured_at: None,
             interval_ns: 1e9 / rate as f64,
             poisson: (arrivals == Arrivals::Poisson).then(|| (XorShift64::new(seed), 0.0)),
         }
@@ -120,6 +126,9 @@ impl Schedule {
                 at
             }
         };
+        if i == self.warm {
+            self.measured_at = Some(at as u64);
+        }
         Some((i, at as u64))
     }
 }
@@ -162,13 +171,12 @@ pub async fn run_rate(a: RateArgs) -> Result<()> {
     let measured = (a.rate as f64 * a.duration) as u64;
     let total = warm + measured;
     let start = tokio::time::Instant::now() + Duration::from_millis(100);
-    let schedule = Arc::new(Mutex::new(Schedule::new(a.arrivals, a.rate, total, a.seed)));
-    // When the first measured request was due.
-    let measured_at = Arc::new(Mutex::new(None::<u64>));
+    let schedule = Arc::new(Mutex::new(Schedule::new(
+        a.arrivals, a.rate, warm, total, a.seed,
+    )));
     let mut tasks = Vec::new();
     for _ in 0..a.connections {
         let schedule = schedule.clone();
-        let measured_at = measured_at.clone();
         let req = req.clone();
         let pacer = Pacer::new(a.timer).context("creating a timer")?;
         tasks.push(tokio::spawn(async move {
@@ -186,11 +194,6 @@ pub async fn run_rate(a: RateArgs) -> Result<()> {
                 let Some((i, at_ns)) = taken else {
                     break;
                 };
-                if i == warm {
-                    if let Ok(mut m) = measured_at.lock() {
-                        *m = Some(at_ns);
-                    }
-                }
                 let due = start + Duration::from_nanos(at_ns);
                 if let Err(e) = pacer.sleep_until(due).await {
                     r.errors += 1;
@@ -250,7 +253,11 @@ pub async fn run_rate(a: RateArgs) -> Result<()> {
     }
     lat.sort_unstable();
     lag.sort_unstable();
-    let measured_ns = measured_at.lock().ok().and_then(|m| *m).unwrap_or(0);
+    let measured_ns = schedule
+        .lock()
+        .ok()
+        .and_then(|s| s.measured_at)
+        .unwrap_or(0);
     let measured_start = start.into_std() + Duration::from_nanos(measured_ns);
     let wall = last_done
         .map(|d| d.saturating_duration_since(measured_start).as_secs_f64())
@@ -356,7 +363,7 @@ mod tests {
     use super::*;
 
     fn due_times(arrivals: Arrivals, rate: u64, n: u64, seed: u64) -> Vec<u64> {
-        let mut s = Schedule::new(arrivals, rate, n, seed);
+        let mut s = Schedule::new(arrivals, rate, 0, n, seed);
         let mut out = Vec::new();
         while let Some((i, at)) = s.take() {
             assert_eq!(i, out.len() as u64, "requests are handed out in order");
